@@ -1,0 +1,135 @@
+"""`evaluate(targets, policy_set)`: the one way policies are run, by every caller.
+
+Per target: look up the plan for its kind (cached), judge the target itself and, for
+workloads, the Pod lifted out of its template. Rego policies that share parameters share
+one converted input (the costly step); Python rules are called directly. Whatever a
+policy does wrong becomes an `error` finding for that policy and target only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from .k8s import pod_view
+from .model import Finding, Policy, Status, Target, TargetRef, Violation
+from .policyset import CompiledPolicy, PolicySet
+from .rego.results import RuleResult
+from .rules import collect, to_violation
+
+
+def evaluate(
+    targets: Iterable[Target], policy_set: PolicySet, *, scan_id: str | None = None
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for target in targets:
+        findings.extend(evaluate_target(target, policy_set, scan_id=scan_id))
+    return findings
+
+
+def evaluate_target(
+    target: Target, policy_set: PolicySet, *, scan_id: str | None = None
+) -> Iterator[Finding]:
+    plan = policy_set.plan(target.ref.kind, target.ref.object_kind)
+    if plan.direct:
+        yield from _judge(target.ref, target.document, plan.direct, policy_set, "", scan_id)
+    if plan.pod:
+        lifted = pod_view(target.document["review"])
+        if lifted is not None:
+            review, prefix = lifted
+            yield from _judge(target.ref, {"review": review}, plan.pod, policy_set, prefix, scan_id)
+
+
+def _judge(
+    ref: TargetRef,
+    document: dict[str, Any],
+    compiled: Sequence[CompiledPolicy],
+    policy_set: PolicySet,
+    prefix: str,
+    scan_id: str | None,
+) -> Iterator[Finding]:
+    rego_groups: dict[str, list[CompiledPolicy]] = {}
+    for c in compiled:
+        missing = _missing_parameters(c.policy)
+        if missing:
+            yield _finding(ref, c.policy, scan_id, status=Status.SKIP,
+                           error=f"parameter(s) {missing} not configured")
+        elif c.python is not None:
+            yield _run_python(ref, document, c, policy_set, prefix, scan_id)
+        else:
+            key = json.dumps(c.policy.parameters, sort_keys=True)
+            rego_groups.setdefault(key, []).append(c)
+    for group in rego_groups.values():
+        doc = {**document, "parameters": group[0].policy.parameters}
+        modules = [c.rego for c in group if c.rego is not None]
+        try:
+            results = policy_set.backend.evaluate(modules, doc)
+        except Exception as exc:  # a backend failure is every policy's error, not a crash
+            results = [RuleResult(error=f"{type(exc).__name__}: {exc}")] * len(group)
+        for c, result in zip(group, results, strict=True):
+            yield _rego_finding(ref, c.policy, result, prefix, scan_id)
+
+
+def _run_python(
+    ref: TargetRef,
+    document: dict[str, Any],
+    c: CompiledPolicy,
+    policy_set: PolicySet,
+    prefix: str,
+    scan_id: str | None,
+) -> Finding:
+    spec = c.python
+    assert spec is not None
+    doc = {**document, "parameters": c.policy.parameters}
+    try:
+        result = spec.function(doc, policy_set.data) if spec.wants_data else spec.function(doc)
+        denies, warnings = collect(result)
+    except Exception as exc:  # a rule's bug is reported as its error finding
+        return _finding(ref, c.policy, scan_id, status=Status.ERROR,
+                        error=f"{type(exc).__name__}: {exc}")
+    return _result_finding(ref, c.policy, denies, warnings, prefix, scan_id)
+
+
+def _rego_finding(
+    ref: TargetRef, policy: Policy, result: RuleResult, prefix: str, scan_id: str | None
+) -> Finding:
+    if result.error:
+        return _finding(ref, policy, scan_id, status=Status.ERROR, error=result.error)
+    try:
+        denies = [to_violation(v) for v in result.values.get("deny", ())]
+        warnings = [to_violation(v) for v in result.values.get("warn", ())]
+    except TypeError as exc:
+        return _finding(ref, policy, scan_id, status=Status.ERROR, error=str(exc))
+    return _result_finding(ref, policy, denies, warnings, prefix, scan_id)
+
+
+def _result_finding(
+    ref: TargetRef,
+    policy: Policy,
+    denies: list[Violation],
+    warnings: list[Violation],
+    prefix: str,
+    scan_id: str | None,
+) -> Finding:
+    if prefix:
+        denies, warnings = _prefixed(denies, prefix), _prefixed(warnings, prefix)
+    status = Status.FAIL if denies else Status.WARN if warnings else Status.PASS
+    return Finding(policy.id, ref, status, policy.severity, policy.enforcement,
+                   tuple(denies), tuple(warnings), scan_id=scan_id)
+
+
+def _finding(
+    ref: TargetRef, policy: Policy, scan_id: str | None, *, status: Status, error: str
+) -> Finding:
+    return Finding(policy.id, ref, status, policy.severity, policy.enforcement,
+                   error=error, scan_id=scan_id)
+
+
+def _prefixed(violations: list[Violation], prefix: str) -> list[Violation]:
+    return [Violation(v.msg, prefix + v.path if v.path else v.path, v.details)
+            for v in violations]
+
+
+def _missing_parameters(policy: Policy) -> list[str]:
+    return [name for name in policy.required_parameters if not policy.parameters.get(name)]

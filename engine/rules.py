@@ -1,0 +1,92 @@
+"""The Python rule API: `@rule(...)` turns a function into a policy.
+
+    from pathwarden.engine.rules import rule
+
+    @rule(id="no-host-network", title="No host network", severity="high",
+          kinds=["Pod"], remediation="Remove spec.hostNetwork.")
+    def no_host_network(doc):
+        if doc["review"]["object"]["spec"].get("hostNetwork"):
+            yield {"msg": "hostNetwork is true", "path": "spec.hostNetwork"}
+
+The function receives the same document a Rego policy gets as `input` (with
+`parameters`), and may take a second argument, `data`, for referential rules
+(`data["inventory"]`, Gatekeeper's layout). It yields or returns violations: strings or
+mappings with `msg` and optional `path` and `details`. `warn(...)` marks a violation as
+a warning, like a Rego `warn` rule.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .model import Location, Violation
+
+RULE_ATTRIBUTE = "__pathwarden_rule__"
+
+
+@dataclass(frozen=True, slots=True)
+class Warning_:
+    """A violation the rule reports as a warning (the Python twin of a Rego `warn`)."""
+
+    violation: Violation
+
+
+def warn(msg: str, path: str | None = None, details: Any = None) -> Warning_:
+    return Warning_(Violation(msg, path, details))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What the decorator records; the loader turns it into a Policy."""
+
+    metadata: dict[str, Any]
+    function: Callable[..., Any]
+    wants_data: bool
+    location: Location
+
+
+def rule(**metadata: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def mark(function: Callable[..., Any]) -> Callable[..., Any]:
+        params = inspect.signature(function).parameters
+        code = function.__code__
+        spec = RuleSpec(
+            metadata=metadata,
+            function=function,
+            wants_data=len(params) >= 2,
+            location=Location(code.co_filename, code.co_firstlineno),
+        )
+        setattr(function, RULE_ATTRIBUTE, spec)
+        return function
+
+    return mark
+
+
+def collect(result: Any) -> tuple[list[Violation], list[Violation]]:
+    """Normalise what a rule returned into (violations, warnings)."""
+    denies: list[Violation] = []
+    warnings: list[Violation] = []
+    if result is None:
+        return denies, warnings
+    items: Iterable[Any] = [result] if isinstance(result, str | dict | Warning_) else result
+    for item in items:
+        if isinstance(item, Warning_):
+            warnings.append(item.violation)
+        else:
+            denies.append(to_violation(item))
+    return denies, warnings
+
+
+def to_violation(value: Any) -> Violation:
+    """Rules in both languages may answer a string or an object with msg/path/details."""
+    if isinstance(value, str):
+        return Violation(value)
+    if isinstance(value, dict) and isinstance(value.get("msg"), str):
+        path = value.get("path")
+        return Violation(value["msg"], str(path) if path is not None else None,
+                         value.get("details"))
+    if isinstance(value, Violation):
+        return value
+    raise TypeError(f"a violation must be a string or an object with 'msg', got {value!r:.80}")

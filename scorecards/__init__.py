@@ -1,0 +1,1 @@
+"""Scorecards, reports, dashboard and REST API (issue 5)."""
