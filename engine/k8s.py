@@ -100,8 +100,8 @@ def pod_view(review: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
         **review,
         "kind": {"group": "", "version": "v1", "kind": "Pod"},
         "object": pod,
-        "oldObject": {"apiVersion": "v1", "kind": "Pod", **old_template} if old_template
-        else None,
+        "oldObject": ({"apiVersion": "v1", "kind": "Pod", **old_template}
+                      if old_template else None),
     }
     return pod_review, prefix
 
