@@ -117,6 +117,9 @@ def build_inventory(objects: list[dict[str, Any]]) -> dict[str, Any]:
         if obj.get("kind") == "Secret":
             obj = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
         namespace = meta.get("namespace")
-        root = inventory["namespace"].setdefault(namespace, {}) if namespace else inventory["cluster"]
+        if namespace:
+            root = inventory["namespace"].setdefault(namespace, {})
+        else:
+            root = inventory["cluster"]
         root.setdefault(gv, {}).setdefault(kind, {})[name] = obj
     return inventory
