@@ -22,6 +22,7 @@ class Report:
 
 
 Renderer = Callable[[Report], str]
+FORMAT_NAMES = ("table", "json", "sarif", "junit")
 
 
 def formats() -> dict[str, Renderer]:

@@ -27,66 +27,76 @@ _ERROR_AT = re.compile(r"\(error (\d+):")
 _ERROR_MSG = re.compile(r"\(errormsg (\d+):")
 
 
-class EmbeddedRego:
-    """A compiled bundle of every policy package, queried one entrypoint at a time."""
+class Compiled:
+    """An interpreter with a built bundle: set an input once, query entrypoints."""
 
-    def __init__(self, modules: list[RegoModule], data: dict[str, Any] | None = None):
-        self._lock = threading.Lock()
-        self._interp = regopy.Interpreter()
-        self._interp.log_level = regopy.LogLevel.NONE
+    def __init__(self, modules: list[RegoModule], data: dict[str, Any] | None,
+                 entrypoints: list[str]):
+        self.lock = threading.Lock()
+        self.interp = regopy.Interpreter()
+        self.interp.log_level = regopy.LogLevel.NONE
         sources = {m.name: m.text for m in modules}
         problems: list[Problem] = []
         for module in modules:
             try:
-                self._interp.add_module(module.name, module.text)
+                self.interp.add_module(module.name, module.text)
             except regopy.RegoError as exc:
                 problems.extend(compile_problems(str(exc), sources, module.name))
-        problems.extend(unknown_function_problems(modules, self._interp.is_builtin))
+        problems.extend(unknown_function_problems(modules, self.interp.is_builtin))
         if problems:
             raise PolicyLoadError(problems)
         if data:
-            self._interp.add_data_json(json.dumps(data))
-        entrypoints = [f"{m.entry_path}/{r}" for m in modules for r in RULES if r in m.rules]
-        if not entrypoints:
-            entrypoints = ["pathwarden_no_policies/deny"]
+            self.interp.add_data_json(json.dumps(data))
         try:
-            self._bundle = self._interp.build(None, entrypoints)
+            self.bundle = self.interp.build(None, entrypoints or ["pathwarden_empty/deny"])
         except regopy.RegoError as exc:
             raise PolicyLoadError(compile_problems(str(exc), sources, "bundle")) from exc
-        if not self._bundle.ok():
+        if not self.bundle.ok():
             raise PolicyLoadError([Problem("compile", "rego-cpp could not build the bundle")])
-        self._probe([m for m in modules if m.rules])
 
-    def evaluate(self, packages: list[RegoModule], document: dict[str, Any]) -> list[RuleResult]:
-        with self._lock:
-            handle = _convert(document)
-            try:
-                _c.rego_set_input(self._interp._impl, handle)
-                return [self._query_package(m) for m in packages]
-            finally:
-                _c.rego_free_input(handle)
+    def set_input(self, document: dict[str, Any]) -> None:
+        """Convert and install the input; callers hold `lock` across set_input and queries."""
+        handle = _convert(document)
+        try:
+            _c.rego_set_input(self.interp._impl, handle)
+        finally:
+            _c.rego_free_input(handle)
 
-    def _query_package(self, module: RegoModule) -> RuleResult:
-        result = RuleResult()
-        for rule in RULES:
-            if rule not in module.rules:
-                continue
-            raw, error = self._query(f"{module.entry_path}/{rule}")
-            values, shape_error = (None, None) if error else rule_value(rule, raw)
-            if error or shape_error:
-                result.error = f"{module.package}.{rule}: {error or shape_error}"
-                return result
-            result.values[rule] = values or []
-        return result
-
-    def _query(self, entrypoint: str) -> tuple[Any, str | None]:
-        out = _c.rego_bundle_query_entrypoint(self._interp._impl, self._bundle._impl, entrypoint)
+    def query(self, entrypoint: str) -> tuple[Any, str | None]:
+        out = _c.rego_bundle_query_entrypoint(self.interp._impl, self.bundle._impl, entrypoint)
         try:
             ok = _c.rego_output_ok(out)
             text = _c.rego_output_string(out)
         finally:
             _c.rego_free_output(out)
         return _read_output(ok, text)
+
+
+class EmbeddedRego:
+    """A compiled bundle of every policy package, queried one entrypoint at a time."""
+
+    def __init__(self, modules: list[RegoModule], data: dict[str, Any] | None = None):
+        entrypoints = [f"{m.entry_path}/{r}" for m in modules for r in RULES if r in m.rules]
+        self._compiled = Compiled(modules, data, entrypoints)
+        self._probe([m for m in modules if m.rules])
+
+    def evaluate(self, packages: list[RegoModule], document: dict[str, Any]) -> list[RuleResult]:
+        with self._compiled.lock:
+            self._compiled.set_input(document)
+            return [self._query_package(m) for m in packages]
+
+    def _query_package(self, module: RegoModule) -> RuleResult:
+        result = RuleResult()
+        for rule in RULES:
+            if rule not in module.rules:
+                continue
+            raw, error = self._compiled.query(f"{module.entry_path}/{rule}")
+            values, shape_error = (None, None) if error else rule_value(rule, raw)
+            if error or shape_error:
+                result.error = f"{module.package}.{rule}: {error or shape_error}"
+                return result
+            result.values[rule] = values or []
+        return result
 
     def _probe(self, modules: list[RegoModule]) -> None:
         """Query every entrypoint once on an empty input: shape and builtin errors show here."""

@@ -1,0 +1,71 @@
+"""What several commands share: policy options, building the policy set, printing problems."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import ConfigError, PolicyLoadError, Problem
+from ..loading.loader import builtin_policy_dir, load_policy_set
+from ..policyset import BackendFactory, PolicySet
+from ..rego import embedded_backend
+from ..settings import Settings, load_settings
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="pathwarden YAML configuration file")
+    parser.add_argument("--policies", "-p", type=Path, action="append", default=[],
+                        metavar="DIR", help="extra policy directory (repeatable)")
+    parser.add_argument("--no-builtin", action="store_true",
+                        help="do not load the built-in policy library")
+    parser.add_argument("--select", "-s", action="append", default=[], metavar="ID|TAG",
+                        help="only policies whose id or tag matches (globs: pss:*)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, os.environ)
+
+
+def backend_factory(settings: Settings) -> BackendFactory:
+    if settings.rego.backend == "opa":
+        from ..rego import remote_opa_backend
+
+        assert settings.rego.opa_url
+        return remote_opa_backend(settings.rego.opa_url, settings.rego.opa_token)
+    return embedded_backend
+
+
+def policy_dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
+    builtin = settings.policies.builtin and not args.no_builtin
+    return ([builtin_policy_dir()] if builtin else []) + list(settings.policies.dirs) + list(
+        args.policies)
+
+
+def build_policy_set(args: argparse.Namespace, settings: Settings) -> PolicySet:
+    """Load, select and parameterise; raises PolicyLoadError / ConfigError."""
+    policy_set = load_policy_set(policy_dirs(args, settings), backend_factory(settings))
+    policy_set = policy_set.select([*settings.policies.select, *args.select])
+    overrides = {k: v for k, v in settings.policies.parameters.items() if policy_set.get(k)}
+    return policy_set.with_parameters(overrides) if overrides else policy_set
+
+
+def report_problems(problems: Iterable[Problem], stream=None) -> None:
+    stream = stream or sys.stderr
+    for problem in problems:
+        print(f"error: {problem}", file=stream)
+
+
+def load_or_report(args: argparse.Namespace) -> tuple[Settings, PolicySet] | None:
+    """Settings and policy set, or None after printing why they could not be had."""
+    try:
+        settings = settings_from(args)
+        return settings, build_policy_set(args, settings)
+    except PolicyLoadError as exc:
+        report_problems(exc.problems)
+        print(f"{len(exc.problems)} policy problem(s); nothing was evaluated", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return None

@@ -1,0 +1,36 @@
+"""The `pathwarden` command: one subcommand per module, registered from one table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import demo_cmd, eval_cmd, policies_cmd, test_cmd
+
+COMMANDS = (eval_cmd, test_cmd, policies_cmd, demo_cmd)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="pathwarden",
+        description="Policy and compliance for golden paths: admission, audit, scorecards.",
+    )
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
