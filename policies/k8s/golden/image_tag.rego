@@ -43,7 +43,7 @@ deny contains v if {
 	some [kind, i, c] in containers
 	reason := problem(c.image)
 	v := {
-		"msg": sprintf("container %q image %q %s", [c.name, c.image, reason]),
+		"msg": sprintf("container \"%s\" image \"%s\" %s", [c.name, c.image, reason]),
 		"path": sprintf("spec.%s[%d].image", [kind, i]),
 	}
 }

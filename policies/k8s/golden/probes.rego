@@ -29,7 +29,7 @@ deny contains v if {
 	some probe in ["livenessProbe", "readinessProbe"]
 	not c[probe]
 	v := {
-		"msg": sprintf("container %q has no %s", [c.name, probe]),
+		"msg": sprintf("container \"%s\" has no %s", [c.name, probe]),
 		"path": sprintf("spec.containers[%d].%s", [i, probe]),
 	}
 }

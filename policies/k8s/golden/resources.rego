@@ -31,7 +31,7 @@ deny contains v if {
 	some [section, resource] in required
 	not c.resources[section][resource]
 	v := {
-		"msg": sprintf("container %q has no resources.%s.%s", [c.name, section, resource]),
+		"msg": sprintf("container \"%s\" has no resources.%s.%s", [c.name, section, resource]),
 		"path": sprintf("spec.%s[%d].resources.%s.%s", [kind, i, section, resource]),
 	}
 }
@@ -41,7 +41,7 @@ warn contains v if {
 	kind == "containers"
 	not c.resources.limits.cpu
 	v := {
-		"msg": sprintf("container %q has no resources.limits.cpu", [c.name]),
+		"msg": sprintf("container \"%s\" has no resources.limits.cpu", [c.name]),
 		"path": sprintf("spec.%s[%d].resources.limits.cpu", [kind, i]),
 	}
 }
