@@ -134,7 +134,7 @@ def target_record(target: TargetRef) -> dict[str, Any]:
         "namespace": target.namespace,
         "service": target.service,
         "file": loc.file if loc else None,
-        "line": loc.line if loc else None,
+        "line": (loc.line or None) if loc else None,
     }
 
 
@@ -144,7 +144,7 @@ def problem_record(problem: Problem) -> dict[str, Any]:
         "step": problem.step,
         "message": problem.message,
         "file": loc.file if loc else None,
-        "line": loc.line if loc else None,
+        "line": (loc.line or None) if loc else None,
     }
 
 

@@ -25,6 +25,7 @@ from .results import RULES, RegoModule, RuleResult, rule_value
 _lib = _c.rego
 _ERROR_AT = re.compile(r"\(error (\d+):")
 _ERROR_MSG = re.compile(r"\(errormsg (\d+):")
+_SPAN = re.compile(r"\|(\d+)\|(\d+)")
 
 
 class Compiled:
@@ -136,9 +137,9 @@ def compile_problems(error: str, sources: dict[str, str], fallback: str) -> list
     """Translate rego-cpp's S-expression error into `file:line: message` problems."""
     problems = []
     for at in _ERROR_AT.finditer(error):
-        where = _length_prefixed(error, at)
-        name, _, rest = where.partition("|")
-        offset = int(rest.split("|")[0]) if rest.split("|")[0].isdigit() else 0
+        name = _length_prefixed(error, at)
+        span = _SPAN.match(error, at.end() + len(name))
+        offset = int(span.group(1)) if span else 0
         msg = _ERROR_MSG.search(error, at.end())
         message = _length_prefixed(error, msg) if msg else "compile error"
         text = sources.get(name, "")
