@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathwarden.engine.rules import rule
+from pathwarden.engine.rules import rule, warn
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
@@ -58,3 +58,66 @@ def service_account_token(doc):
     if account == "default" and spec.get("automountServiceAccountToken") is not False:
         yield {"msg": "pod runs as the default service account with its token automounted",
                "path": "spec.automountServiceAccountToken"}
+
+
+@rule(
+    id="golden-resources",
+    title="Resource requests and limits",
+    description="Every container declares CPU and memory requests and a memory limit, so the "
+    "scheduler can place it and a leak cannot take the node down. A missing CPU limit is "
+    "only a warning: many platforms leave CPU unlimited on purpose to avoid throttling.",
+    severity="medium",
+    kinds=["Pod"],
+    enforcement="deny",
+    remediation="Set resources.requests.cpu, resources.requests.memory and "
+    "resources.limits.memory on every container (and init container); consider "
+    "resources.limits.cpu.",
+    url="https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/",
+    tags=["golden-path:deploy", "golden-path:production-readiness", "best-practice"],
+)
+def resources(doc):
+    spec = doc["review"]["object"].get("spec") or {}
+    for kind, i, c in _containers(spec):
+        if kind == "ephemeralContainers":
+            continue
+        res = c.get("resources") or {}
+        for section, resource in (("requests", "cpu"), ("requests", "memory"),
+                                  ("limits", "memory")):
+            if not (res.get(section) or {}).get(resource):
+                yield {"msg": f"container \"{c.get('name')}\" has no resources.{section}.{resource}",
+                       "path": f"spec.{kind}[{i}].resources.{section}.{resource}"}
+        if kind == "containers" and not (res.get("limits") or {}).get("cpu"):
+            yield warn(f"container \"{c.get('name')}\" has no resources.limits.cpu",
+                       f"spec.{kind}[{i}].resources.limits.cpu")
+
+
+def _image_problem(image: str) -> str | None:
+    if "@" in image:
+        return None
+    name = image.rsplit("/", 1)[-1]
+    if ":" not in name:
+        return "has no tag"
+    return "uses the :latest tag" if name.split(":", 1)[1] == "latest" else None
+
+
+@rule(
+    id="golden-image-tag",
+    title="Pinned image tags",
+    description="Images are referenced by an explicit tag other than `latest`, or by digest, "
+    "so that what runs is what was reviewed and a rollback returns to the same bits.",
+    severity="high",
+    kinds=["Pod"],
+    enforcement="deny",
+    remediation="Reference images as registry/name:version (e.g. ghcr.io/acme/api:1.4.2) or "
+    "by digest (@sha256:…); never :latest or no tag.",
+    url="https://kubernetes.io/docs/concepts/containers/images/#image-names",
+    tags=["golden-path:deploy", "golden-path:supply-chain", "best-practice"],
+)
+def image_tag(doc):
+    spec = doc["review"]["object"].get("spec") or {}
+    for kind, i, c in _containers(spec):
+        image = str(c.get("image", ""))
+        problem = _image_problem(image)
+        if problem:
+            yield {"msg": f"container \"{c.get('name')}\" image \"{image}\" {problem}",
+                   "path": f"spec.{kind}[{i}].image"}

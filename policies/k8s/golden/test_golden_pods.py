@@ -1,4 +1,4 @@
-"""Tests of the Rego golden-path policies, through the real engine (embedded rego-cpp).
+"""Tests of the golden-path resource, probe (Rego) and image-tag policies, through the engine.
 
 They are pytest cases rather than Rego `test_` rules because rego-cpp 1.5.2 aborts on
 `with input as …` when the policy under test calls sprintf on local variables.

@@ -1,0 +1,149 @@
+"""Benchmark: the built-in Kubernetes pack through `evaluate` vs. the bare evaluation.
+
+Generates N varied workloads (Pods and Deployments, 1-4 containers, mixed compliance) and
+prints target-evaluations per second through `evaluate`, the same for the bare evaluation
+of the same policies on the same documents (the compiled regopy bundle for Rego policies,
+the bare functions for Python ones: the floor pathwarden adds to), and the ratio.
+
+    .venv/bin/python bench/eval.py --workloads 2000 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from typing import Any
+
+from pathwarden.engine import evaluate, load_policies
+from pathwarden.engine.k8s import build_inventory, make_target, pod_view
+from pathwarden.engine.rego.embedded import EmbeddedRego
+from pathwarden.engine.rego.results import RULES
+
+REGISTRY = "registry.acme.example/"
+
+
+def container(rng: random.Random, i: int) -> dict[str, Any]:
+    good = rng.random() < 0.5
+    c: dict[str, Any] = {
+        "name": f"c{i}",
+        "image": (REGISTRY if good else "docker.io/") + f"team/app{i}:" + ("1.2.3" if good else "latest"),
+        "ports": [{"containerPort": 8080 + i}],
+        "env": [{"name": f"VAR_{k}", "value": str(k)} for k in range(rng.randint(0, 6))],
+    }
+    if good or rng.random() < 0.5:
+        c["resources"] = {"requests": {"cpu": "100m", "memory": "128Mi"},
+                          "limits": {"memory": "256Mi"}}
+        c["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": 8080 + i}}
+        c["readinessProbe"] = {"httpGet": {"path": "/ready", "port": 8080 + i}}
+    if good:
+        c["securityContext"] = {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                                "capabilities": {"drop": ["ALL"]},
+                                "seccompProfile": {"type": "RuntimeDefault"}}
+    elif rng.random() < 0.3:
+        c["securityContext"] = {"privileged": True, "capabilities": {"add": ["NET_ADMIN"]}}
+    return c
+
+
+def workload(rng: random.Random, n: int) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": f"svc{n}", "app": f"svc{n}"}
+    if rng.random() < 0.7:
+        labels["backstage.io/kubernetes-id"] = f"svc{n}"
+    spec: dict[str, Any] = {"containers": [container(rng, i) for i in range(rng.randint(1, 4))]}
+    if rng.random() < 0.2:
+        spec["hostNetwork"] = True
+    if rng.random() < 0.5:
+        spec["automountServiceAccountToken"] = False
+    namespace = rng.choice(["shop-prod", "payments", "data", "platform-dev"])
+    meta = {"name": f"svc{n}", "namespace": namespace, "labels": labels}
+    if rng.random() < 0.5:
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+            "spec": {"replicas": rng.randint(1, 4), "selector": {"matchLabels": {"app": f"svc{n}"}},
+                     "template": {"metadata": {"labels": labels}, "spec": spec}}}
+
+
+def prepared_calls(policy_set, targets) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(language, callable, document) for every policy x target evaluation, built untimed."""
+    calls = []
+    for target in targets:
+        plan = policy_set.plan(target.ref.kind, target.ref.object_kind)
+        views = [(target.document, plan.direct)]
+        lifted = pod_view(target.document["review"]) if plan.pod else None
+        if lifted:
+            views.append(({"review": lifted[0]}, plan.pod))
+        for document, compiled in views:
+            for c in compiled:
+                doc = {**document, "parameters": c.policy.parameters}
+                calls.append(("python", c.python, doc) if c.python else ("rego", c.rego, doc))
+    return calls
+
+
+def bare(policy_set, calls) -> float:
+    """The floor: the compiled bundle (one input conversion per document) and bare functions."""
+    backend = policy_set.backend
+    assert isinstance(backend, EmbeddedRego)
+    compiled = backend._compiled
+    data = policy_set.data
+    start = time.perf_counter()
+    last_doc = None
+    for language, item, doc in calls:
+        if language == "python":
+            fn = item.function
+            result = fn(doc, data) if item.wants_data else fn(doc)
+            list(result or ())
+        else:
+            same_input = last_doc is not None and doc["review"] is last_doc["review"] and (
+                doc["parameters"] == last_doc["parameters"])
+            if not same_input:
+                compiled.set_input(doc)
+                last_doc = doc
+            for rule in RULES:
+                if rule in item.rules:
+                    compiled.query(f"{item.entry_path}/{rule}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workloads", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    objects = [workload(rng, n) for n in range(args.workloads)]
+    policy_set = load_policies().select(["pss:*", "golden-*"]).with_parameters(
+        {"golden-allowed-registries": {"registries": [REGISTRY]}})
+    policy_set = policy_set.with_inventory(build_inventory(objects))
+    targets = [make_target(o) for o in objects]
+    evaluate(targets[:50], policy_set)  # warm-up
+
+    start = time.perf_counter()
+    findings = evaluate(targets, policy_set)
+    full = time.perf_counter() - start
+    floor = bare(policy_set, prepared_calls(policy_set, targets))
+
+    result = {
+        "workloads": len(targets),
+        "policies": len(policy_set),
+        "findings": len(findings),
+        "evaluate_per_s": round(len(targets) / full, 1),
+        "bare_per_s": round(len(targets) / floor, 1),
+        "overhead_pct": round((full / floor - 1) * 100, 1),
+        "ms_per_workload": round(full / len(targets) * 1000, 3),
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"workloads: {result['workloads']} (Pods and Deployments, 1-4 containers)")
+    print(f"policies:  {result['policies']} (built-in Kubernetes pack), "
+          f"findings: {result['findings']}")
+    print(f"evaluate():      {result['evaluate_per_s']:>8} workloads/s "
+          f"({result['ms_per_workload']} ms each)")
+    print(f"bare evaluation: {result['bare_per_s']:>8} workloads/s")
+    print(f"engine overhead: {result['overhead_pct']}% over the bare evaluation")
+
+
+if __name__ == "__main__":
+    main()
