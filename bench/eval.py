@@ -28,7 +28,8 @@ def container(rng: random.Random, i: int) -> dict[str, Any]:
     good = rng.random() < 0.5
     c: dict[str, Any] = {
         "name": f"c{i}",
-        "image": (REGISTRY if good else "docker.io/") + f"team/app{i}:" + ("1.2.3" if good else "latest"),
+        "image": (REGISTRY if good else "docker.io/") + f"team/app{i}:"
+        + ("1.2.3" if good else "latest"),
         "ports": [{"containerPort": 8080 + i}],
         "env": [{"name": f"VAR_{k}", "value": str(k)} for k in range(rng.randint(0, 6))],
     }

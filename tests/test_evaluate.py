@@ -20,7 +20,8 @@ def test_a_runtime_error_in_one_policy_is_an_error_finding_and_the_others_run(tm
         x := 2 if true
         deny contains "never" if x == 3
     """))
-    write("ok.rego", rego_policy("ok", "t.ok", 'deny contains "host" if input.review.object.spec.hostNetwork'))
+    host = 'deny contains "host" if input.review.object.spec.hostNetwork'
+    write("ok.rego", rego_policy("ok", "t.ok", host))
     write("crash.py", """
         from pathwarden.engine.rules import rule
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pathwarden.engine import PolicyLoadError, load_policies
 
 from .conftest import rego_policy

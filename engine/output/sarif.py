@@ -21,7 +21,8 @@ Why it looks the way it does (GitHub's ingestion rules are stricter than the SAR
   Findings on targets that have no file (live cluster objects, repositories read through
   an API) are kept, not dropped: each becomes a `toolExecutionNotification` of
   `invocations[0]` with the same level and message, its rule in `associatedRule` and the
-  target in a logical location. They stay in the file for any SARIF consumer, and do
+  target id in the message and `properties` (no location at all, so no ingestion rule
+  about locations can trip on it). They stay in the file for any SARIF consumer and do
   not make GitHub refuse the upload.
 * Problems met on the way (unreadable files, policies that do not load) are notifications
   of level `error` with their file and line; `executionSuccessful` is false when there
@@ -281,7 +282,6 @@ def issue_notification(issue: Issue, index: int) -> dict[str, Any]:
         "level": issue.level,
         "message": {"text": f"{finding.policy_id}: {message_text(issue)}"},
         "associatedRule": {"id": finding.policy_id, "index": index},
-        "locations": [{"logicalLocations": [logical_location(finding)]}],
         "properties": issue_properties(issue),
     }
 

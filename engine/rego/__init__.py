@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .results import RegoBackend, RegoModule
+
+if TYPE_CHECKING:
+    from ..policyset import BackendFactory
 
 
 def embedded_backend(modules: list[RegoModule], data: dict[str, Any] | None) -> RegoBackend:
@@ -13,4 +16,13 @@ def embedded_backend(modules: list[RegoModule], data: dict[str, Any] | None) -> 
     return EmbeddedRego(modules, data)
 
 
-__all__ = ["RegoBackend", "RegoModule", "embedded_backend"]
+def remote_opa_backend(
+    url: str, token: str | None = None, timeout: float = 5.0
+) -> BackendFactory:
+    """Compile and evaluate in the OPA server at `url` (`http(s)://host:port`)."""
+    from .remote_opa import remote_opa_backend as factory
+
+    return factory(url, token, timeout)
+
+
+__all__ = ["RegoBackend", "RegoModule", "embedded_backend", "remote_opa_backend"]

@@ -84,7 +84,8 @@ def resources(doc):
         for section, resource in (("requests", "cpu"), ("requests", "memory"),
                                   ("limits", "memory")):
             if not (res.get(section) or {}).get(resource):
-                yield {"msg": f"container \"{c.get('name')}\" has no resources.{section}.{resource}",
+                name = c.get("name")
+                yield {"msg": f"container \"{name}\" has no resources.{section}.{resource}",
                        "path": f"spec.{kind}[{i}].resources.{section}.{resource}"}
         if kind == "containers" and not (res.get("limits") or {}).get("cpu"):
             yield warn(f"container \"{c.get('name')}\" has no resources.limits.cpu",

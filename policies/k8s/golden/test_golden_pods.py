@@ -7,7 +7,6 @@ They are pytest cases rather than Rego `test_` rules because rego-cpp 1.5.2 abor
 from __future__ import annotations
 
 import pytest
-
 from pathwarden.engine.testing import judge, pod, workload
 
 FULL = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}

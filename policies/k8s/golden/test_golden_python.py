@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pathwarden.engine.testing import judge, pod, workload
 
 REGISTRY = {"registries": ["registry.acme.example/"]}

@@ -1,0 +1,1 @@
+"""Loopback stand-ins for servers the tests talk to."""
