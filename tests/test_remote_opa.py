@@ -8,6 +8,7 @@ away later gives `error` findings for the Rego policies while Python policies st
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,16 @@ def test_an_unreachable_opa_at_load_is_a_backend_error_naming_the_url(
     mine = policy_dir(tmp_path / "p", {"probes.rego": PROBES})
     with pytest.raises(BackendError, match=f"cannot reach OPA at {closed.url} .*refused"):
         load_policies([mine], builtin=False, backend=remote_opa_backend(closed.url))
+
+
+def test_an_opa_that_never_answers_is_a_timeout_naming_the_url(tmp_path):
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        mine = policy_dir(tmp_path / "p", {"probes.rego": PROBES})
+        with pytest.raises(BackendError, match=f"OPA at {url} did not answer within 0.1s"):
+            load_policies([mine], builtin=False, backend=remote_opa_backend(url, timeout=0.1))
 
 
 @pytest.mark.parametrize(("failure", "expected"), [

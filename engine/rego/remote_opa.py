@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import requests
 from opa_client import errors as opa_errors
 from opa_client.opa import OpaClient
+from urllib3.exceptions import ReadTimeoutError
 
 from ..errors import BackendError, ConfigError, PolicyLoadError, Problem, truncate
 from ..model import Location
@@ -159,7 +160,8 @@ class RemoteOpa:
     def _push_modules(self, modules: list[RegoModule]) -> None:
         """PUT each module; OPA compiles against what it holds, so retry refused ones while
         others get in (a library module may come after its users)."""
-        pending, refused = list(modules), []
+        pending = list(modules)
+        refused: list[tuple[RegoModule, OpaRefused]] = []
         while pending:
             refused = []
             for module in pending:
@@ -184,7 +186,8 @@ class RemoteOpa:
             error = error if isinstance(error, dict) else {"message": str(error)}
             where = error.get("location") or {}
             file = str(where.get("file") or self._ids[module.name])
-            line = where.get("row") if isinstance(where.get("row"), int) else None
+            row = where.get("row")
+            line = row if isinstance(row, int) and row > 0 else None
             message = truncate(f"{error.get('code', refused.code)}: {error.get('message', '')}")
             if where.get("col"):
                 message += f" (column {where['col']})"
@@ -224,9 +227,19 @@ class RemoteOpa:
             code, message, errors = body
             text = f"OPA at {self.url} answered {code} while {doing}: {message}"
             return OpaRefused(truncate(text), code, message, errors)
-        template = next(text for types, text in _MESSAGES if isinstance(exc, types))
+        kind = _kind(exc)
+        template = next(text for types, text in _MESSAGES if issubclass(kind, types))
         return BackendError(template.format(url=self.url, doing=doing, timeout=self._timeout,
                                             detail=_detail(exc)))
+
+
+def _kind(exc: Exception) -> type[Exception]:
+    """The type to look up: urllib3's retries turn a read timeout into a ConnectionError."""
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    retried_read = isinstance(reason, ReadTimeoutError)
+    if isinstance(exc, requests.exceptions.ConnectionError) and retried_read:
+        return requests.exceptions.ReadTimeout
+    return type(exc)
 
 
 def _opa_body(exc: Exception) -> tuple[str, str, list[Any]] | None:
