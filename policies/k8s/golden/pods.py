@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
+from pathwarden.engine.podspec import containers, pod_spec
 from pathwarden.engine.rules import rule, warn
-
-CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
-
-
-def _containers(spec):
-    for kind in CONTAINER_LISTS:
-        for i, container in enumerate(spec.get(kind) or ()):
-            if isinstance(container, dict):
-                yield kind, i, container
 
 
 @rule(
@@ -30,13 +22,12 @@ def _containers(spec):
 )
 def allowed_registries(doc):
     prefixes = tuple(doc["parameters"]["registries"])
-    spec = doc["review"]["object"].get("spec") or {}
-    for kind, i, c in _containers(spec):
+    for path, label, c in containers(pod_spec(doc)):
         image = str(c.get("image", ""))
         if not image.startswith(prefixes):
-            yield {"msg": f"container {c.get('name')!r} image {image!r} is not from an allowed "
-                          f"registry ({', '.join(prefixes)})",
-                   "path": f"spec.{kind}[{i}].image"}
+            yield {"msg": f"{label} image {image!r} is not from an allowed registry "
+                          f"({', '.join(prefixes)})",
+                   "path": f"{path}.image"}
 
 
 @rule(
@@ -53,7 +44,7 @@ def allowed_registries(doc):
     tags=["golden-path:secure-workloads", "best-practice"],
 )
 def service_account_token(doc):
-    spec = doc["review"]["object"].get("spec") or {}
+    spec = pod_spec(doc)
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     if account == "default" and spec.get("automountServiceAccountToken") is not False:
         yield {"msg": "pod runs as the default service account with its token automounted",
@@ -76,20 +67,17 @@ def service_account_token(doc):
     tags=["golden-path:deploy", "golden-path:production-readiness", "best-practice"],
 )
 def resources(doc):
-    spec = doc["review"]["object"].get("spec") or {}
-    for kind, i, c in _containers(spec):
-        if kind == "ephemeralContainers":
+    for path, label, c in containers(pod_spec(doc)):
+        if path.startswith("spec.ephemeralContainers"):
             continue
         res = c.get("resources") or {}
         for section, resource in (("requests", "cpu"), ("requests", "memory"),
                                   ("limits", "memory")):
             if not (res.get(section) or {}).get(resource):
-                name = c.get("name")
-                yield {"msg": f"container \"{name}\" has no resources.{section}.{resource}",
-                       "path": f"spec.{kind}[{i}].resources.{section}.{resource}"}
-        if kind == "containers" and not (res.get("limits") or {}).get("cpu"):
-            yield warn(f"container \"{c.get('name')}\" has no resources.limits.cpu",
-                       f"spec.{kind}[{i}].resources.limits.cpu")
+                yield {"msg": f"{label} has no resources.{section}.{resource}",
+                       "path": f"{path}.resources.{section}.{resource}"}
+        if path.startswith("spec.containers") and not (res.get("limits") or {}).get("cpu"):
+            yield warn(f"{label} has no resources.limits.cpu", f"{path}.resources.limits.cpu")
 
 
 def _image_problem(image: str) -> str | None:
@@ -115,10 +103,8 @@ def _image_problem(image: str) -> str | None:
     tags=["golden-path:deploy", "golden-path:supply-chain", "best-practice"],
 )
 def image_tag(doc):
-    spec = doc["review"]["object"].get("spec") or {}
-    for kind, i, c in _containers(spec):
+    for path, label, c in containers(pod_spec(doc)):
         image = str(c.get("image", ""))
         problem = _image_problem(image)
         if problem:
-            yield {"msg": f"container \"{c.get('name')}\" image \"{image}\" {problem}",
-                   "path": f"spec.{kind}[{i}].image"}
+            yield {"msg": f"{label} image \"{image}\" {problem}", "path": f"{path}.image"}

@@ -1,4 +1,6 @@
-"""Kubernetes Pod Security Standards (baseline and restricted) as pathwarden rules.
+"""Kubernetes Pod Security Standards, baseline level, as pathwarden rules.
+
+The restricted level is in restricted.py.
 
 A faithful port of the built-in pod-security admission plugin at its newest policy version
 (`latest` on Kubernetes v1.37): `k8s.io/pod-security-admission/policy/check_*.go` in
@@ -26,26 +28,29 @@ rules never raise on odd input: a missing or null field counts as unset, as in G
 
 from __future__ import annotations
 
+from pathwarden.engine.podspec import (
+    allowed,
+    as_dict,
+    as_list,
+    container_security_contexts,
+    containers,
+    in_user_namespace,
+    is_zero,
+    non_default_proc_mounts,
+    pod_metadata,
+    pod_security_context,
+    pod_spec,
+    profile_type,
+)
 from pathwarden.engine.rules import rule
 
 URL_BASELINE = "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline"
-URL_RESTRICTED = "https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted"
 BASELINE_TAGS = ["pss:baseline", "pss:restricted", "golden-path:secure-workloads"]
-RESTRICTED_TAGS = ["pss:restricted", "golden-path:secure-workloads"]
-
-# Upstream's visitContainers order: init containers, containers, ephemeral containers.
-CONTAINER_LISTS = (
-    ("initContainers", "init container"),
-    ("containers", "container"),
-    ("ephemeralContainers", "ephemeral container"),
-)
-
 # check_capabilities_baseline.go, capabilities_allowed_1_0 (the only version).
 BASELINE_CAPABILITIES = frozenset({
     "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
     "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 })
-
 # check_sysctls.go, sysctlsAllowedV1Dot37 (= V1Dot0 + V1Dot27 + V1Dot29 + V1Dot32 + V1Dot37).
 SAFE_SYSCTLS = frozenset({
     # v1.0
@@ -68,104 +73,21 @@ SAFE_SYSCTLS = frozenset({
     "net.ipv4.tcp_slow_start_after_idle",
     "net.ipv4.tcp_notsent_lowat",
 })
-
 # check_seLinuxOptions.go, selinuxAllowedTypes1_31 ("" is undefined/empty).
 SELINUX_TYPES = frozenset({
     "", "container_t", "container_init_t", "container_kvm_t", "container_engine_t",
 })
-
 # validSeccomp (check_seccompProfile_baseline.go) and allowedProfileType
 # (check_appArmorProfile.go): the profile types both accept.
 PROFILE_TYPES = frozenset({"RuntimeDefault", "Localhost"})
-
 # check_appArmorProfile.go, allowedAnnotationValue.
 APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 APPARMOR_RUNTIME_DEFAULT = "runtime/default"
 APPARMOR_LOCALHOST_PREFIX = "localhost/"
-
-# check_restrictedVolumes.go, restrictedVolumes_1_0: the inline volume sources allowed.
-RESTRICTED_VOLUME_TYPES = frozenset({
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
-    "persistentVolumeClaim", "projected", "secret",
-})
-
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 LIFECYCLE_HANDLERS = ("postStart", "preStop")
 HOST_ACTIONS = ("httpGet", "tcpSocket")
 
-
-# --- helpers (pure dict access; nothing here may raise on odd input) -------------------
-
-def _dict(value):
-    return value if isinstance(value, dict) else None
-
-
-def _spec(doc):
-    review = _dict(doc.get("review")) or {}
-    pod = _dict(review.get("object")) or {}
-    return _dict(pod.get("spec")) or {}
-
-
-def _metadata(doc):
-    review = _dict(doc.get("review")) or {}
-    pod = _dict(review.get("object")) or {}
-    return _dict(pod.get("metadata")) or {}
-
-
-def _pod_sc(spec):
-    return _dict(spec.get("securityContext"))
-
-
-def _containers(spec):
-    """(path, label, container) for every container, as upstream's visitContainers."""
-    for key, kind in CONTAINER_LISTS:
-        items = spec.get(key)
-        if not isinstance(items, list):
-            continue
-        for i, container in enumerate(items):
-            if isinstance(container, dict):
-                yield f"spec.{key}[{i}]", f'{kind} "{container.get("name") or ""}"', container
-
-
-def _container_scs(spec):
-    """(path, label, securityContext) for every container that has a securityContext."""
-    for path, label, container in _containers(spec):
-        sc = _dict(container.get("securityContext"))
-        if sc is not None:
-            yield f"{path}.securityContext", label, sc
-
-
-def _is_windows(spec):
-    """spec.os.name == "windows": upstream's v1.25+ exemption for three restricted checks."""
-    os = _dict(spec.get("os"))
-    return os is not None and os.get("name") == "windows"
-
-
-def _user_namespace(spec):
-    """spec.hostUsers == false: upstream's relaxPolicyForUserNamespacePod (v1.35+)."""
-    return spec.get("hostUsers") is False
-
-
-def _list(value):
-    return value if isinstance(value, list) else ()
-
-
-def _is_zero(value):
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == 0
-
-
-def _allowed(value, allowed):
-    """Exact string membership; a non-string (malformed) value is never allowed."""
-    return isinstance(value, str) and value in allowed
-
-
-def _profile_type(profile):
-    """The type of a seccompProfile/appArmorProfile that is set (non-null)."""
-    profile = _dict(profile)
-    return profile.get("type") if profile is not None else None
-
-
-# --- baseline --------------------------------------------------------------------------
 
 @rule(
     id="pss-baseline-host-process",
@@ -185,13 +107,13 @@ def _profile_type(profile):
     tags=BASELINE_TAGS,
 )
 def host_process(doc):
-    spec = _spec(doc)
-    options = _dict((_pod_sc(spec) or {}).get("windowsOptions")) or {}
+    spec = pod_spec(doc)
+    options = as_dict((pod_security_context(spec) or {}).get("windowsOptions")) or {}
     if options.get("hostProcess") is True:
         yield {"msg": "pod sets securityContext.windowsOptions.hostProcess: true",
                "path": "spec.securityContext.windowsOptions.hostProcess"}
-    for path, label, sc in _container_scs(spec):
-        if (_dict(sc.get("windowsOptions")) or {}).get("hostProcess") is True:
+    for path, label, sc in container_security_contexts(spec):
+        if (as_dict(sc.get("windowsOptions")) or {}).get("hostProcess") is True:
             yield {"msg": f"{label} sets securityContext.windowsOptions.hostProcess: true",
                    "path": f"{path}.windowsOptions.hostProcess"}
 
@@ -211,7 +133,7 @@ def host_process(doc):
     tags=BASELINE_TAGS,
 )
 def host_namespaces(doc):
-    spec = _spec(doc)
+    spec = pod_spec(doc)
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(field) is True:
             yield {"msg": f"pod sets {field}: true", "path": f"spec.{field}"}
@@ -234,7 +156,7 @@ def host_namespaces(doc):
     tags=BASELINE_TAGS,
 )
 def privileged(doc):
-    for path, label, sc in _container_scs(_spec(doc)):
+    for path, label, sc in container_security_contexts(pod_spec(doc)):
         if sc.get("privileged") is True:
             yield {"msg": f"{label} sets securityContext.privileged: true",
                    "path": f"{path}.privileged"}
@@ -259,10 +181,10 @@ def privileged(doc):
     tags=BASELINE_TAGS,
 )
 def capabilities_baseline(doc):
-    for path, label, sc in _container_scs(_spec(doc)):
-        caps = _dict(sc.get("capabilities")) or {}
-        for k, cap in enumerate(_list(caps.get("add"))):
-            if not _allowed(cap, BASELINE_CAPABILITIES):
+    for path, label, sc in container_security_contexts(pod_spec(doc)):
+        caps = as_dict(sc.get("capabilities")) or {}
+        for k, cap in enumerate(as_list(caps.get("add"))):
+            if not allowed(cap, BASELINE_CAPABILITIES):
                 yield {"msg": f"{label} adds forbidden capability {cap!r} in "
                               "securityContext.capabilities.add",
                        "path": f"{path}.capabilities.add[{k}]"}
@@ -283,9 +205,9 @@ def capabilities_baseline(doc):
     tags=BASELINE_TAGS,
 )
 def host_path_volumes(doc):
-    for i, volume in enumerate(_list(_spec(doc).get("volumes"))):
+    for i, volume in enumerate(as_list(pod_spec(doc).get("volumes"))):
         if isinstance(volume, dict) and volume.get("hostPath") is not None:
-            host_path = _dict(volume["hostPath"]) or {}
+            host_path = as_dict(volume["hostPath"]) or {}
             yield {"msg": f'volume "{volume.get("name") or ""}" uses hostPath '
                           f"{host_path.get('path')!r}",
                    "path": f"spec.volumes[{i}].hostPath"}
@@ -307,12 +229,12 @@ def host_path_volumes(doc):
     tags=BASELINE_TAGS,
 )
 def host_ports(doc):
-    for path, label, container in _containers(_spec(doc)):
-        for j, port in enumerate(_list(container.get("ports"))):
+    for path, label, container in containers(pod_spec(doc)):
+        for j, port in enumerate(as_list(container.get("ports"))):
             if not isinstance(port, dict):
                 continue
             host_port = port.get("hostPort")
-            if host_port is not None and not _is_zero(host_port):
+            if host_port is not None and not is_zero(host_port):
                 yield {"msg": f"{label} sets hostPort {host_port}",
                        "path": f"{path}.ports[{j}].hostPort"}
 
@@ -336,16 +258,16 @@ def host_ports(doc):
     tags=BASELINE_TAGS,
 )
 def host_probes(doc):
-    for path, label, container in _containers(_spec(doc)):
+    for path, label, container in containers(pod_spec(doc)):
         handlers = [(probe, container.get(probe)) for probe in PROBES]
-        lifecycle = _dict(container.get("lifecycle")) or {}
+        lifecycle = as_dict(container.get("lifecycle")) or {}
         handlers += [(f"lifecycle.{hook}", lifecycle.get(hook)) for hook in LIFECYCLE_HANDLERS]
         for where, handler in handlers:
-            handler = _dict(handler)
+            handler = as_dict(handler)
             if handler is None:
                 continue
             for action in HOST_ACTIONS:
-                host = (_dict(handler.get(action)) or {}).get("host")
+                host = (as_dict(handler.get(action)) or {}).get("host")
                 if host is not None and host != "":
                     yield {"msg": f"{label} sets {where}.{action}.host {host!r}",
                            "path": f"{path}.{where}.{action}.host"}
@@ -371,20 +293,20 @@ def host_probes(doc):
     tags=BASELINE_TAGS,
 )
 def apparmor(doc):
-    spec = _spec(doc)
-    pod_sc = _pod_sc(spec) or {}
+    spec = pod_spec(doc)
+    pod_sc = pod_security_context(spec) or {}
     if pod_sc.get("appArmorProfile") is not None:
-        kind = _profile_type(pod_sc["appArmorProfile"])
-        if not _allowed(kind, PROFILE_TYPES):
+        kind = profile_type(pod_sc["appArmorProfile"])
+        if not allowed(kind, PROFILE_TYPES):
             yield {"msg": f"pod sets securityContext.appArmorProfile.type {kind!r}",
                    "path": "spec.securityContext.appArmorProfile.type"}
-    for path, label, sc in _container_scs(spec):
+    for path, label, sc in container_security_contexts(spec):
         if sc.get("appArmorProfile") is not None:
-            kind = _profile_type(sc["appArmorProfile"])
-            if not _allowed(kind, PROFILE_TYPES):
+            kind = profile_type(sc["appArmorProfile"])
+            if not allowed(kind, PROFILE_TYPES):
                 yield {"msg": f"{label} sets securityContext.appArmorProfile.type {kind!r}",
                        "path": f"{path}.appArmorProfile.type"}
-    annotations = _dict(_metadata(doc).get("annotations")) or {}
+    annotations = as_dict(pod_metadata(doc).get("annotations")) or {}
     for key, value in annotations.items():
         if not (isinstance(key, str) and key.startswith(APPARMOR_ANNOTATION_PREFIX)):
             continue
@@ -413,15 +335,15 @@ def apparmor(doc):
     tags=BASELINE_TAGS,
 )
 def selinux(doc):
-    spec = _spec(doc)
-    sources = [("pod", "spec.securityContext", _pod_sc(spec))]
-    sources += [(label, path, sc) for path, label, sc in _container_scs(spec)]
+    spec = pod_spec(doc)
+    sources = [("pod", "spec.securityContext", pod_security_context(spec))]
+    sources += [(label, path, sc) for path, label, sc in container_security_contexts(spec)]
     for who, path, sc in sources:
-        options = _dict((sc or {}).get("seLinuxOptions"))
+        options = as_dict((sc or {}).get("seLinuxOptions"))
         if options is None:
             continue
         kind = options.get("type")
-        if not _allowed("" if kind is None else kind, SELINUX_TYPES):
+        if not allowed("" if kind is None else kind, SELINUX_TYPES):
             yield {"msg": f"{who} sets forbidden securityContext.seLinuxOptions.type {kind!r}",
                    "path": f"{path}.seLinuxOptions.type"}
         for field in ("user", "role"):
@@ -450,18 +372,10 @@ def selinux(doc):
     tags=BASELINE_TAGS,
 )
 def proc_mount_baseline(doc):
-    spec = _spec(doc)
-    if _user_namespace(spec):
+    spec = pod_spec(doc)
+    if in_user_namespace(spec):
         return
-    yield from _proc_mount_violations(spec)
-
-
-def _proc_mount_violations(spec):
-    for path, label, sc in _container_scs(spec):
-        value = sc.get("procMount")
-        if value is not None and value != "Default":
-            yield {"msg": f"{label} sets securityContext.procMount {value!r}",
-                   "path": f"{path}.procMount"}
+    yield from non_default_proc_mounts(spec)
 
 
 @rule(
@@ -482,17 +396,17 @@ def _proc_mount_violations(spec):
     tags=BASELINE_TAGS,
 )
 def seccomp_baseline(doc):
-    spec = _spec(doc)
-    pod_sc = _pod_sc(spec) or {}
+    spec = pod_spec(doc)
+    pod_sc = pod_security_context(spec) or {}
     if pod_sc.get("seccompProfile") is not None:
-        kind = _profile_type(pod_sc["seccompProfile"])
-        if not _allowed(kind, PROFILE_TYPES):
+        kind = profile_type(pod_sc["seccompProfile"])
+        if not allowed(kind, PROFILE_TYPES):
             yield {"msg": f"pod sets securityContext.seccompProfile.type {kind!r}",
                    "path": "spec.securityContext.seccompProfile.type"}
-    for path, label, sc in _container_scs(spec):
+    for path, label, sc in container_security_contexts(spec):
         if sc.get("seccompProfile") is not None:
-            kind = _profile_type(sc["seccompProfile"])
-            if not _allowed(kind, PROFILE_TYPES):
+            kind = profile_type(sc["seccompProfile"])
+            if not allowed(kind, PROFILE_TYPES):
                 yield {"msg": f"{label} sets securityContext.seccompProfile.type {kind!r}",
                        "path": f"{path}.seccompProfile.type"}
 
@@ -520,239 +434,13 @@ def seccomp_baseline(doc):
     tags=BASELINE_TAGS,
 )
 def sysctls(doc):
-    pod_sc = _pod_sc(_spec(doc)) or {}
-    for i, sysctl in enumerate(_list(pod_sc.get("sysctls"))):
+    pod_sc = pod_security_context(pod_spec(doc)) or {}
+    for i, sysctl in enumerate(as_list(pod_sc.get("sysctls"))):
         name = sysctl.get("name") if isinstance(sysctl, dict) else None
-        if not _allowed(name, SAFE_SYSCTLS):
+        if not allowed(name, SAFE_SYSCTLS):
             yield {"msg": f"pod sets forbidden sysctl {name!r}",
                    "path": f"spec.securityContext.sysctls[{i}].name"}
 
 
 # --- restricted ------------------------------------------------------------------------
 
-@rule(
-    id="pss-restricted-volume-types",
-    title="Volume types",
-    description="The restricted profile only permits these inline volume sources: configMap, "
-    "csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected, secret "
-    "(other storage goes through a PersistentVolumeClaim). Restricted field: spec.volumes[*]. "
-    "A volume with no source is defaulted to emptyDir by the API server. Upstream: "
-    "check_restrictedVolumes.go (restrictedVolumes, v1.0; image allowed since v1.33).",
-    severity="medium",
-    targets=["k8s"],
-    kinds=["Pod"],
-    enforcement="deny",
-    remediation="Replace the volume with one of configMap, csi, downwardAPI, emptyDir, "
-    "ephemeral, image, persistentVolumeClaim, projected or secret; mount network or cloud "
-    "storage through a PersistentVolumeClaim.",
-    url=URL_RESTRICTED,
-    tags=RESTRICTED_TAGS,
-)
-def volume_types(doc):
-    for i, volume in enumerate(_list(_spec(doc).get("volumes"))):
-        if not isinstance(volume, dict):
-            continue
-        sources = [k for k, v in volume.items() if k != "name" and v is not None]
-        if not sources or any(_allowed(k, RESTRICTED_VOLUME_TYPES) for k in sources):
-            continue
-        kinds = ", ".join(str(k) for k in sources)
-        yield {"msg": f'volume "{volume.get("name") or ""}" uses restricted volume type '
-                      f"{kinds}",
-               "path": f"spec.volumes[{i}].{sources[0]}"}
-
-
-@rule(
-    id="pss-restricted-privilege-escalation",
-    title="Privilege escalation",
-    description="Privilege escalation (such as via set-user-ID or set-group-ID file mode) "
-    "should not be allowed. Restricted field: securityContext.allowPrivilegeEscalation of "
-    "every container, init container and ephemeral container. Allowed: false (it must be set). "
-    "Not required for Windows pods (spec.os.name: windows). Upstream: "
-    "check_allowPrivilegeEscalation.go (allowPrivilegeEscalation, v1.25).",
-    severity="high",
-    targets=["k8s"],
-    kinds=["Pod"],
-    enforcement="deny",
-    remediation="Set securityContext.allowPrivilegeEscalation: false on every container, "
-    "init container and ephemeral container.",
-    url=URL_RESTRICTED,
-    tags=RESTRICTED_TAGS,
-)
-def privilege_escalation(doc):
-    spec = _spec(doc)
-    if _is_windows(spec):
-        return
-    for path, label, container in _containers(spec):
-        sc = _dict(container.get("securityContext")) or {}
-        value = sc.get("allowPrivilegeEscalation")
-        if value is not False:
-            shown = "unset" if value is None else repr(value)
-            yield {"msg": f"{label} must set securityContext.allowPrivilegeEscalation: false "
-                          f"(is {shown})",
-                   "path": f"{path}.securityContext.allowPrivilegeEscalation"}
-
-
-@rule(
-    id="pss-restricted-run-as-non-root",
-    title="Running as non-root",
-    description="Containers must be required to run as non-root users. Restricted fields: "
-    "spec.securityContext.runAsNonRoot and securityContext.runAsNonRoot of every container, "
-    "init container and ephemeral container. Allowed: true; container-level fields may be "
-    "undefined/null when the pod-level field is true; no level may set false. Pods in a user "
-    "namespace (spec.hostUsers: false) are exempt. Upstream: check_runAsNonRoot.go "
-    "(runAsNonRoot, v1.35).",
-    severity="medium",
-    targets=["k8s"],
-    kinds=["Pod"],
-    enforcement="deny",
-    remediation="Set spec.securityContext.runAsNonRoot: true (and do not set it to false on "
-    "any container), and run the image as a non-zero UID.",
-    url=URL_RESTRICTED,
-    tags=RESTRICTED_TAGS,
-)
-def run_as_non_root(doc):
-    spec = _spec(doc)
-    if _user_namespace(spec):
-        return
-    pod_value = (_pod_sc(spec) or {}).get("runAsNonRoot")
-    if pod_value is not None and pod_value is not True:
-        yield {"msg": f"pod sets securityContext.runAsNonRoot {pod_value!r}",
-               "path": "spec.securityContext.runAsNonRoot"}
-    for path, label, container in _containers(spec):
-        value = (_dict(container.get("securityContext")) or {}).get("runAsNonRoot")
-        if value is None:
-            if pod_value is not True:
-                yield {"msg": f"pod or {label} must set securityContext.runAsNonRoot: true",
-                       "path": f"{path}.securityContext.runAsNonRoot"}
-        elif value is not True:
-            yield {"msg": f"{label} sets securityContext.runAsNonRoot {value!r}",
-                   "path": f"{path}.securityContext.runAsNonRoot"}
-
-
-@rule(
-    id="pss-restricted-run-as-user",
-    title="Running as non-root user",
-    description="Containers must not set runAsUser to 0. Restricted fields: "
-    "spec.securityContext.runAsUser and securityContext.runAsUser of every container, init "
-    "container and ephemeral container. Allowed: any non-zero value, undefined/null. Pods in a "
-    "user namespace (spec.hostUsers: false) are exempt. Upstream: check_runAsUser.go "
-    "(runAsUser, v1.35).",
-    severity="high",
-    targets=["k8s"],
-    kinds=["Pod"],
-    enforcement="deny",
-    remediation="Set runAsUser to a non-zero UID (or leave it unset and let the image's "
-    "non-root USER apply).",
-    url=URL_RESTRICTED,
-    tags=RESTRICTED_TAGS,
-)
-def run_as_user(doc):
-    spec = _spec(doc)
-    if _user_namespace(spec):
-        return
-    if _is_zero((_pod_sc(spec) or {}).get("runAsUser")):
-        yield {"msg": "pod sets securityContext.runAsUser: 0",
-               "path": "spec.securityContext.runAsUser"}
-    for path, label, sc in _container_scs(spec):
-        if _is_zero(sc.get("runAsUser")):
-            yield {"msg": f"{label} sets securityContext.runAsUser: 0",
-                   "path": f"{path}.runAsUser"}
-
-
-@rule(
-    id="pss-restricted-seccomp",
-    title="Seccomp (required)",
-    description="The seccomp profile must be explicitly set to RuntimeDefault or Localhost; "
-    "Unconfined and an unset profile are both forbidden. Restricted fields: "
-    "spec.securityContext.seccompProfile.type and securityContext.seccompProfile.type of every "
-    "container, init container and ephemeral container. Container-level fields may be "
-    "undefined/null when the pod-level type is allowed; the pod-level field may be unset when "
-    "every container sets one. Not required for Windows pods (spec.os.name: windows). "
-    "Upstream: check_seccompProfile_restricted.go (seccompProfile_restricted, v1.25).",
-    severity="medium",
-    targets=["k8s"],
-    kinds=["Pod"],
-    enforcement="deny",
-    remediation="Set spec.securityContext.seccompProfile.type: RuntimeDefault (or Localhost "
-    "with a localhostProfile), and do not set Unconfined on any container.",
-    url=URL_RESTRICTED,
-    tags=RESTRICTED_TAGS,
-)
-def seccomp_restricted(doc):
-    spec = _spec(doc)
-    if _is_windows(spec):
-        return
-    pod_sc = _pod_sc(spec) or {}
-    pod_set = False
-    if pod_sc.get("seccompProfile") is not None:
-        kind = _profile_type(pod_sc["seccompProfile"])
-        if _allowed(kind, PROFILE_TYPES):
-            pod_set = True
-        else:
-            yield {"msg": f"pod sets securityContext.seccompProfile.type {kind!r}",
-                   "path": "spec.securityContext.seccompProfile.type"}
-    for path, label, container in _containers(spec):
-        sc = _dict(container.get("securityContext")) or {}
-        if sc.get("seccompProfile") is not None:
-            kind = _profile_type(sc["seccompProfile"])
-            if not _allowed(kind, PROFILE_TYPES):
-                yield {"msg": f"{label} sets securityContext.seccompProfile.type {kind!r}",
-                       "path": f"{path}.securityContext.seccompProfile.type"}
-        elif not pod_set:
-            yield {"msg": f"pod or {label} must set securityContext.seccompProfile.type to "
-                          "RuntimeDefault or Localhost",
-                   "path": f"{path}.securityContext.seccompProfile.type"}
-
-
-@rule(
-    id="pss-restricted-capabilities",
-    title="Capabilities (drop ALL)",
-    description="Containers must drop ALL capabilities, and may only add back "
-    "NET_BIND_SERVICE. Restricted fields: securityContext.capabilities.drop (must include "
-    "ALL) and securityContext.capabilities.add (allowed: undefined/empty, NET_BIND_SERVICE) of "
-    "every container, init container and ephemeral container. Not required for Windows pods "
-    "(spec.os.name: windows). Upstream: check_capabilities_restricted.go "
-    "(capabilities_restricted, v1.25).",
-    severity="medium",
-    targets=["k8s"],
-    kinds=["Pod"],
-    enforcement="deny",
-    remediation='Set securityContext.capabilities.drop: ["ALL"] on every container and add '
-    "back at most NET_BIND_SERVICE.",
-    url=URL_RESTRICTED,
-    tags=RESTRICTED_TAGS,
-)
-def capabilities_restricted(doc):
-    spec = _spec(doc)
-    if _is_windows(spec):
-        return
-    for path, label, container in _containers(spec):
-        sc = _dict(container.get("securityContext")) or {}
-        caps = _dict(sc.get("capabilities")) or {}
-        if "ALL" not in _list(caps.get("drop")):
-            yield {"msg": f'{label} must set securityContext.capabilities.drop: ["ALL"]',
-                   "path": f"{path}.securityContext.capabilities.drop"}
-        for k, cap in enumerate(_list(caps.get("add"))):
-            if cap != "NET_BIND_SERVICE":
-                yield {"msg": f"{label} must not add {cap!r} in "
-                              "securityContext.capabilities.add (only NET_BIND_SERVICE)",
-                       "path": f"{path}.securityContext.capabilities.add[{k}]"}
-
-
-@rule(
-    id="pss-restricted-proc-mount",
-    title="/proc mount type (no user-namespace exception)",
-    description="The restricted profile requires the default /proc masks even for pods in a "
-    "user namespace. Restricted field: securityContext.procMount of every container, init "
-    "container and ephemeral container. Allowed: undefined/null, Default. Upstream: "
-    "check_procMount_restricted.go (procMount_restricted, v1.35).",
-    severity="high",
-    targets=["k8s"],
-    kinds=["Pod"],
-    enforcement="deny",
-    remediation="Remove securityContext.procMount (or set it to Default).",
-    url=URL_RESTRICTED,
-    tags=RESTRICTED_TAGS,
-)
-def proc_mount_restricted(doc):
-    yield from _proc_mount_violations(_spec(doc))
