@@ -8,13 +8,12 @@ policy does wrong becomes an `error` finding for that policy and target only.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .k8s import pod_view
 from .model import Finding, Policy, Status, Target, TargetRef, Violation
-from .policyset import CompiledPolicy, PolicySet
+from .policyset import Batch, CompiledPolicy, PolicySet
 from .rego.results import RuleResult
 from .rules import collect, to_violation
 
@@ -33,42 +32,35 @@ def evaluate_target(
 ) -> Iterator[Finding]:
     plan = policy_set.plan(target.ref.kind, target.ref.object_kind)
     if plan.direct:
-        yield from _judge(target.ref, target.document, plan.direct, policy_set, "", scan_id)
+        yield from _judge(target.ref, target.document, plan.direct_batch, policy_set, "", scan_id)
     if plan.pod:
         lifted = pod_view(target.document["review"])
         if lifted is not None:
             review, prefix = lifted
-            yield from _judge(target.ref, {"review": review}, plan.pod, policy_set, prefix, scan_id)
+            yield from _judge(target.ref, {"review": review}, plan.pod_batch, policy_set,
+                              prefix, scan_id)
 
 
 def _judge(
     ref: TargetRef,
     document: dict[str, Any],
-    compiled: Sequence[CompiledPolicy],
+    batch: Batch,
     policy_set: PolicySet,
     prefix: str,
     scan_id: str | None,
 ) -> Iterator[Finding]:
-    rego_groups: dict[str, list[CompiledPolicy]] = {}
-    for c in compiled:
-        missing = _missing_parameters(c.policy)
-        if missing:
-            yield _finding(ref, c.policy, scan_id, status=Status.SKIP,
-                           error=f"parameter(s) {missing} not configured")
-        elif c.python is not None:
-            yield _run_python(ref, document, c, policy_set, prefix, scan_id)
-        else:
-            key = json.dumps(c.policy.parameters, sort_keys=True)
-            rego_groups.setdefault(key, []).append(c)
-    for group in rego_groups.values():
-        doc = {**document, "parameters": group[0].policy.parameters}
-        modules = [c.rego for c in group if c.rego is not None]
+    for policy, reason in batch.skipped:
+        yield _finding(ref, policy, scan_id, status=Status.SKIP, error=reason)
+    for c in batch.python:
+        yield _run_python(ref, document, c, policy_set, prefix, scan_id)
+    for group in batch.rego:
         try:
-            results = policy_set.backend.evaluate(modules, doc)
+            results = policy_set.backend.evaluate(
+                list(group.modules), {**document, "parameters": group.parameters})
         except Exception as exc:  # a backend failure is every policy's error, not a crash
-            results = [RuleResult(error=f"{type(exc).__name__}: {exc}")] * len(group)
-        for c, result in zip(group, results, strict=True):
-            yield _rego_finding(ref, c.policy, result, prefix, scan_id)
+            results = [RuleResult(error=f"{type(exc).__name__}: {exc}")] * len(group.policies)
+        for policy, result in zip(group.policies, results, strict=True):
+            yield _rego_finding(ref, policy, result, prefix, scan_id)
 
 
 def _run_python(
@@ -130,6 +122,3 @@ def _prefixed(violations: list[Violation], prefix: str) -> list[Violation]:
     return [Violation(v.msg, prefix + v.path if v.path else v.path, v.details)
             for v in violations]
 
-
-def _missing_parameters(policy: Policy) -> list[str]:
-    return [name for name in policy.required_parameters if not policy.parameters.get(name)]

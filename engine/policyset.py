@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,11 +31,57 @@ class CompiledPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RegoGroup:
+    """Rego policies with equal parameters: one converted input serves them all."""
+
+    parameters: dict[str, Any]
+    modules: tuple[RegoModule, ...]
+    policies: tuple[Policy, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One view's policies, sorted once per plan so the per-target loop only runs them."""
+
+    skipped: tuple[tuple[Policy, str], ...]
+    python: tuple[CompiledPolicy, ...]
+    rego: tuple[RegoGroup, ...]
+
+    @classmethod
+    def of(cls, compiled: Iterable[CompiledPolicy]) -> Batch:
+        skipped, python = [], []
+        groups: dict[str, list[CompiledPolicy]] = {}
+        for c in compiled:
+            missing = [n for n in c.policy.required_parameters if not c.policy.parameters.get(n)]
+            if missing:
+                skipped.append((c.policy, f"parameter(s) {missing} not configured"))
+            elif c.python is not None:
+                python.append(c)
+            elif c.rego is not None:
+                key = json.dumps(c.policy.parameters, sort_keys=True)
+                groups.setdefault(key, []).append(c)
+        rego = tuple(
+            RegoGroup(g[0].policy.parameters, tuple(c.rego for c in g if c.rego),
+                      tuple(c.policy for c in g))
+            for g in groups.values()
+        )
+        return cls(tuple(skipped), tuple(python), rego)
+
+
+@dataclass(frozen=True)
 class Plan:
     """Which policies judge a target of one kind: on itself, and on its pod template."""
 
     direct: tuple[CompiledPolicy, ...]
     pod: tuple[CompiledPolicy, ...]
+
+    @cached_property
+    def direct_batch(self) -> Batch:
+        return Batch.of(self.direct)
+
+    @cached_property
+    def pod_batch(self) -> Batch:
+        return Batch.of(self.pod)
 
 
 class PolicySet:
