@@ -112,6 +112,8 @@ class Policy:
     required_parameters: tuple[str, ...] = ()
     inventory: bool = False
     autogen: bool = True
+    operations: tuple[str, ...] = ("CREATE", "UPDATE")
+    """Admission operations the policy judges; DELETE and CONNECT only when asked for."""
 
     def applies_to_pods(self) -> bool:
         """Pod rules also judge the pod templates of workloads (like Kyverno's autogen)."""

@@ -41,9 +41,61 @@ class PolicySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSettings:
+    url: str = "sqlite:///pathwarden.db"
+    """SQLAlchemy URL: sqlite:///file.db (default) or postgresql+psycopg://user@host/db.
+    Environment: PATHWARDEN_DATABASE_URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyMatch:
+    """Narrows where a policy applies at admission, like a Gatekeeper constraint's match."""
+
+    kinds: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    """Namespace globs the policy applies in; empty means all."""
+    exclude_namespaces: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels the object must carry (equality, like matchLabels)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    host: str = "0.0.0.0"
+    port: int = 8443
+    cert_file: Path = Path("/etc/pathwarden/tls/tls.crt")
+    key_file: Path = Path("/etc/pathwarden/tls/tls.key")
+    service: str = "pathwarden-webhook"
+    """Kubernetes Service name of the webhook (certificates, webhook configuration)."""
+    namespace: str = "pathwarden"
+    """The webhook's own namespace; always exempt. Environment: POD_NAMESPACE."""
+    failure_mode: str = "closed"
+    """`closed`: deny when no decision can be made; `open`: allow with a warning."""
+    deadline_seconds: float = 2.5
+    """Evaluation deadline inside the webhook; keep it below timeout_seconds."""
+    timeout_seconds: int = 5
+    """The API server's timeout for the call (ValidatingWebhookConfiguration)."""
+    exempt_namespaces: tuple[str, ...] = ("kube-system",)
+    exempt_users: tuple[str, ...] = ()
+    exempt_groups: tuple[str, ...] = ()
+    exempt_service_accounts: tuple[str, ...] = ()
+    """`namespace/name` (globs allowed), e.g. `argocd/argocd-application-controller`."""
+    enforcement: Mapping[str, str] = field(default_factory=dict)
+    """Policy id or tag (globs allowed) -> deny | warn | audit; ids win over tags."""
+    match: Mapping[str, PolicyMatch] = field(default_factory=dict)
+    """Policy id or tag (globs allowed) -> where it applies."""
+    reload_interval_seconds: float = 2.0
+    """How often policy directories and certificate files are checked for changes."""
+    decision_log: bool = True
+    decision_queue_size: int = 10000
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     policies: PolicySettings = field(default_factory=PolicySettings)
     rego: RegoSettings = field(default_factory=RegoSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
@@ -59,6 +111,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
     return Settings(
         policies=_policies(raw.get("policies") or {}, base, path),
         rego=_rego(raw.get("rego") or {}, environ, path),
+        store=_store(raw.get("store") or {}, environ, path),
+        webhook=_webhook(raw.get("webhook") or {}, base, environ, path),
     )
 
 
@@ -84,6 +138,89 @@ def _rego(raw: Any, environ: Mapping[str, str], path: Path | None) -> RegoSettin
     if backend == "opa" and not url:
         raise ConfigError("rego.backend is opa but no rego.opa_url / PATHWARDEN_OPA_URL is set")
     return RegoSettings(backend, url, environ.get(ENV_PREFIX + "OPA_TOKEN", raw.get("opa_token")))
+
+
+def _store(raw: Any, environ: Mapping[str, str], path: Path | None) -> StoreSettings:
+    _expect_keys(raw, "store", {"url"}, path)
+    url = environ.get(ENV_PREFIX + "DATABASE_URL", raw.get("url", StoreSettings().url))
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigError(f"config {path}: store.url {url!r} is not a database URL")
+    return StoreSettings(url)
+
+
+_ENFORCEMENTS = ("deny", "warn", "audit")
+
+
+def _webhook(
+    raw: Any, base: Path, environ: Mapping[str, str], path: Path | None
+) -> WebhookSettings:
+    fields = {f for f in WebhookSettings.__dataclass_fields__}
+    _expect_keys(raw, "webhook", fields, path)
+    defaults = WebhookSettings()
+    values: dict[str, Any] = {}
+    for key in ("host", "service", "namespace", "failure_mode"):
+        if key in raw:
+            values[key] = _scalar(raw, key, str, path)
+    if "POD_NAMESPACE" in environ:
+        values["namespace"] = environ["POD_NAMESPACE"]
+    for key in ("port", "timeout_seconds", "decision_queue_size"):
+        if key in raw:
+            values[key] = _scalar(raw, key, int, path)
+    for key in ("deadline_seconds", "reload_interval_seconds"):
+        if key in raw:
+            values[key] = float(_scalar(raw, key, (int, float), path))
+    if "decision_log" in raw:
+        values["decision_log"] = _scalar(raw, "decision_log", bool, path)
+    for key in ("cert_file", "key_file"):
+        if key in raw:
+            values[key] = base / _scalar(raw, key, str, path)
+    for key in ("exempt_namespaces", "exempt_users", "exempt_groups",
+                "exempt_service_accounts"):
+        if key in raw:
+            values[key] = tuple(_strings(raw, key, path))
+    enforcement = raw.get("enforcement") or {}
+    if not isinstance(enforcement, dict) or any(
+            v not in _ENFORCEMENTS for v in enforcement.values()):
+        raise ConfigError(f"config {path}: webhook.enforcement maps a policy id or tag to "
+                          f"one of {list(_ENFORCEMENTS)}")
+    values["enforcement"] = enforcement
+    values["match"] = {k: _match(k, v, path) for k, v in (raw.get("match") or {}).items()}
+    settings = WebhookSettings(**{**_asdict(defaults), **values})
+    if settings.failure_mode not in ("open", "closed"):
+        raise ConfigError(f"config {path}: webhook.failure_mode is {settings.failure_mode!r}; "
+                          "use open or closed")
+    if settings.deadline_seconds <= 0:
+        raise ConfigError(f"config {path}: webhook.deadline_seconds must be positive")
+    if not 1 <= settings.timeout_seconds <= 30:
+        raise ConfigError(f"config {path}: webhook.timeout_seconds must be 1-30 "
+                          "(the API server's limit)")
+    return settings
+
+
+def _match(name: str, raw: Any, path: Path | None) -> PolicyMatch:
+    _expect_keys(raw, f"webhook.match.{name}",
+                 {"kinds", "namespaces", "exclude_namespaces", "labels"}, path)
+    labels = raw.get("labels") or {}
+    if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise ConfigError(f"config {path}: webhook.match.{name}.labels maps label to value")
+    return PolicyMatch(
+        kinds=tuple(_strings(raw, "kinds", path)),
+        namespaces=tuple(_strings(raw, "namespaces", path)),
+        exclude_namespaces=tuple(_strings(raw, "exclude_namespaces", path)),
+        labels=labels,
+    )
+
+
+def _asdict(settings: WebhookSettings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in WebhookSettings.__dataclass_fields__}
+
+
+def _scalar(raw: dict[str, Any], key: str, kind: Any, path: Path | None) -> Any:
+    value = raw[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"config {path}: webhook.{key} has the wrong type ({value!r})")
+    return value
 
 
 def _expect_keys(raw: Any, section: str, known: set[str], path: Path | None) -> None:

@@ -30,7 +30,10 @@ FIELDS = {
     "required_parameters": "parameters that must be non-empty, else the policy is skipped",
     "inventory": "true when the policy reads data.inventory (referential)",
     "autogen": "false to stop a Pod policy from also judging workload pod templates",
+    "operations": "admission operations judged: CREATE, UPDATE (default), DELETE, CONNECT",
 }
+
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
 
 class MetadataError(ValueError):
@@ -48,6 +51,11 @@ def build_policy(meta: Mapping[str, Any], *, language: Language, location: Locat
     bad_targets = [t for t in targets if t not in TARGET_KINDS]
     if bad_targets:
         raise MetadataError(f"targets {bad_targets} unknown; use {list(TARGET_KINDS)}")
+    operations = tuple(o.upper() for o in _names(meta, "operations",
+                                                  default=("CREATE", "UPDATE")))
+    bad_operations = [o for o in operations if o not in OPERATIONS]
+    if bad_operations:
+        raise MetadataError(f"operations {bad_operations} unknown; use {list(OPERATIONS)}")
     parameters = meta.get("parameters") or {}
     if not isinstance(parameters, Mapping):
         raise MetadataError("parameters must be a mapping of name to default value")
@@ -68,6 +76,7 @@ def build_policy(meta: Mapping[str, Any], *, language: Language, location: Locat
         required_parameters=_names(meta, "required_parameters", default=()),
         inventory=_flag(meta, "inventory", False),
         autogen=_flag(meta, "autogen", True),
+        operations=operations,
     )
 
 
