@@ -99,6 +99,7 @@ class PolicySet:
         self._data = data
         self.backend = backend or backend_factory(rego_modules, data)
         self._plans: dict[tuple[str, str | None], Plan] = {}
+        self._subsets: dict[frozenset[str], PolicySet] = {}
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -125,6 +126,19 @@ class PolicySet:
             return self
         kept = [c for c in self.compiled if matches(c.policy, patterns)]
         return self._derive(kept)
+
+    def only(self, ids: frozenset[str]) -> PolicySet:
+        """The subset with these ids, cached: admission asks for the same few subsets
+        (per namespace / operation / labels) over and over, and each keeps its plans."""
+        if len(ids) == len(self.compiled):
+            return self
+        subset = self._subsets.get(ids)
+        if subset is None:
+            if len(self._subsets) >= 256:
+                self._subsets.clear()
+            subset = self._subsets[ids] = self._derive(
+                [c for c in self.compiled if c.policy.id in ids])
+        return subset
 
     def with_parameters(self, overrides: Mapping[str, Mapping[str, Any]]) -> PolicySet:
         unknown = sorted(set(overrides) - set(self._by_id))

@@ -79,9 +79,12 @@ class EmbeddedRego:
     def __init__(self, modules: list[RegoModule], data: dict[str, Any] | None = None):
         entrypoints = [f"{m.entry_path}/{r}" for m in modules for r in RULES if r in m.rules]
         self._compiled = Compiled(modules, data, entrypoints)
+        self._reads = input_trie(modules)
         self._probe([m for m in modules if m.rules])
 
     def evaluate(self, packages: list[RegoModule], document: dict[str, Any]) -> list[RuleResult]:
+        if self._reads is not None:
+            document = pruned(document, self._reads)
         with self._compiled.lock:
             self._compiled.set_input(document)
             return [self._query_package(m) for m in packages]
@@ -173,6 +176,43 @@ def unknown_function_problems(
                 f"(rego-cpp {regopy.rego_version()}) nor defined in a loaded module",
                 Location(module.name, line)))
     return problems
+
+
+Trie = dict[str, "Trie | None"]
+
+
+def input_trie(modules: list[RegoModule]) -> Trie | None:
+    """What of `input` any module of the bundle reads, as a trie (None: all of it).
+
+    Converting the input into rego-cpp costs more than the query itself and grows with the
+    object; an UPDATE carries two. Every module counts, not only the queried packages,
+    because a policy may call a library module that reads input too.
+    """
+    trie: Trie = {}
+    for module in modules:
+        paths = module.source.input_paths if module.source else None
+        if paths is None:
+            return None
+        for path in paths:
+            node = trie
+            for key in path[:-1]:
+                child = node.setdefault(key, {})
+                if child is None:
+                    break
+                node = child
+            else:
+                node[path[-1]] = None
+    return trie
+
+
+def pruned(document: dict[str, Any], trie: Trie) -> dict[str, Any]:
+    out = {}
+    for key, sub in trie.items():
+        if key in document:
+            value = document[key]
+            out[key] = pruned(value, sub) if sub is not None and isinstance(value, dict) \
+                else value
+    return out
 
 
 def _convert(value: Any) -> int:

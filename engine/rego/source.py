@@ -55,6 +55,8 @@ class RegoSource:
     defined: set[str] = field(default_factory=set)  # rule and function names
     calls: list[tuple[str, int]] = field(default_factory=list)  # dotted name, line
     v0_heads: list[tuple[str, int]] = field(default_factory=list)  # head text, line
+    input_paths: tuple[tuple[str, ...], ...] | None = ()
+    """The `input.a.b` prefixes the module reads; None when it may read any of input."""
 
 
 def tokenize(text: str) -> Iterator[Token]:
@@ -89,7 +91,31 @@ def read_source(text: str) -> RegoSource:
         elif tok.kind == "ident" and tok.text == "import" and tok.line_start and tok.depth == 0:
             _read_import(code, i + 1, src)
     _read_rules(code, src)
+    src.input_paths = _input_paths(code)
     return src
+
+
+def _input_paths(code: list[Token]) -> tuple[tuple[str, ...], ...] | None:
+    """Static `input.x.y` prefixes. Anything else that touches input (`input[k]`, `input`
+    passed whole, `with`) means the whole input, so pruning never changes a result."""
+    paths: set[tuple[str, ...]] = set()
+    for i, tok in enumerate(code):
+        if tok.kind != "ident":
+            continue
+        if tok.text == "with":
+            return None
+        if tok.text != "input" or (i > 0 and code[i - 1].text == "."):
+            continue
+        path: list[str] = []
+        j = i + 1
+        while (j + 1 < len(code) and code[j].text == "." and code[j + 1].kind == "ident"
+               and code[j].line == code[j + 1].line):
+            path.append(code[j + 1].text)
+            j += 2
+        if not path:
+            return None
+        paths.add(tuple(path))
+    return tuple(sorted(paths))
 
 
 def _read_metadata(tokens: list[Token], src: RegoSource) -> None:
