@@ -142,7 +142,7 @@ def test_both_backends_give_identical_findings(opa_server, tmp_path, inventory):
             ("test-namespace-exists", "fail")} <= statuses
     assert not [f for f in remote if f.status == "error"]
     pushed = [p for m, p in opa_server.requests if m == "PUT" and "/policies/" in p]
-    assert any(p.endswith("/probes.rego") and "/golden/" in p for p in pushed)  # built-ins too
+    assert any(p.endswith("/ingress_tls.rego") and "/golden/" in p for p in pushed)  # built-ins
     assert ("POST", "/v1/data/test/probes") in opa_server.requests
 
 
@@ -286,9 +286,14 @@ def test_judge_goes_through_opa_when_the_testing_backend_is_switched(
 ):
     monkeypatch.setattr(testing, "BACKEND", remote_opa_backend(opa_server.url))
     monkeypatch.setattr(testing, "_sets", {})  # no set compiled for another backend or server
-    finding = testing.judge("golden-probes", pod())
-    assert finding.status == Status.FAIL and len(finding.violations) == 2
-    assert ("POST", "/v1/data/pathwarden/k8s/golden/probes") in opa_server.requests
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "shop", "namespace": "shop"},
+               "spec": {"rules": [{"host": "shop.acme.example"}, {"host": "api.acme.example"}],
+                        "tls": [{"hosts": ["shop.acme.example"]}]}}
+    finding = testing.judge("golden-ingress-tls", ingress)
+    assert finding.status == Status.FAIL
+    assert finding.messages == ["host api.acme.example is served without TLS"]
+    assert ("POST", "/v1/data/pathwarden/k8s/golden/ingress_tls") in opa_server.requests
 
     mine = policy_dir(tmp_path / "p", {"namespace.rego": NAMESPACE})
     inventory = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}]

@@ -9,6 +9,8 @@ dispatch and is about twice as fast.
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import json
 import re
 import threading
@@ -22,7 +24,27 @@ from ..errors import PolicyLoadError, Problem, truncate
 from ..model import Location
 from .results import RULES, RegoModule, RuleResult, rule_value
 
-_lib = _c.rego
+def _quiet_shutdown() -> None:
+    """regopy's finalizers call module globals that are already gone at interpreter exit
+    and print a traceback for every live bundle; the process is ending, so skip them."""
+    import regopy.interpreter as interpreter
+
+    for name in ("Bundle", "Interpreter"):
+        cls = getattr(interpreter, name, None)
+        if cls is not None:
+            cls.__del__ = lambda self: None
+
+
+atexit.register(_quiet_shutdown)
+
+# The input builders are tiny C calls, hundreds per object. Through regopy's CDLL each one
+# releases and retakes the GIL, and under a threaded server every retake can wait for
+# another thread's switch interval; the same library through PyDLL keeps the GIL.
+_lib = ctypes.PyDLL(_c.path)
+for _name in ("regoInputString", "regoInputObjectItem", "regoInputObject", "regoInputArray",
+              "regoInputBoolean", "regoInputInt", "regoInputFloat", "regoInputNull"):
+    _fn, _shared = getattr(_lib, _name), getattr(_c.rego, _name)
+    _fn.argtypes, _fn.restype = _shared.argtypes, _shared.restype
 _ERROR_AT = re.compile(r"\(error (\d+):")
 _ERROR_MSG = re.compile(r"\(errormsg (\d+):")
 _SPAN = re.compile(r"\|(\d+)\|(\d+)")

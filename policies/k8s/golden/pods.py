@@ -1,4 +1,8 @@
-"""Golden-path pod rules in Python: parameterised checks that run on every pod template."""
+"""Golden-path pod rules in Python: they run on every pod template at admission.
+
+They are Python, not Rego, for speed where it counts: on rego-cpp a Pod's input costs
+about 0.6 ms to convert per request, these checks about 10 µs each (bench/webhook.py).
+"""
 
 from __future__ import annotations
 
@@ -78,6 +82,33 @@ def resources(doc):
                        "path": f"{path}.resources.{section}.{resource}"}
         if path.startswith("spec.containers") and not (res.get("limits") or {}).get("cpu"):
             yield warn(f"{label} has no resources.limits.cpu", f"{path}.resources.limits.cpu")
+
+
+@rule(
+    id="golden-probes",
+    title="Liveness and readiness probes",
+    description="Long-running containers declare a readiness probe (so traffic only reaches "
+    "ready pods) and a liveness probe (so a hung process is restarted). Pods that run to "
+    "completion (restartPolicy Never or OnFailure: Jobs, CronJobs) are exempt.",
+    severity="medium",
+    kinds=["Pod"],
+    enforcement="warn",
+    remediation="Add readinessProbe and livenessProbe (httpGet, tcpSocket, grpc or exec) to "
+    "every container of the service.",
+    url="https://kubernetes.io/docs/tasks/configure-pod-container/"
+    "configure-liveness-readiness-startup-probes/",
+    tags=["golden-path:production-readiness", "best-practice"],
+)
+def probes(doc):
+    spec = pod_spec(doc)
+    if spec.get("restartPolicy") in ("Never", "OnFailure"):
+        return
+    for path, label, c in containers(spec):
+        if not path.startswith("spec.containers"):
+            continue  # init and ephemeral containers are not meant to be probed
+        for probe in ("livenessProbe", "readinessProbe"):
+            if not c.get(probe):
+                yield {"msg": f"{label} has no {probe}", "path": f"{path}.{probe}"}
 
 
 def _image_problem(image: str) -> str | None:
