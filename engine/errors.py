@@ -5,7 +5,8 @@
      │    ├── PolicyLoadError  policies that do not parse, compile or carry valid metadata
      │    └── InputError       targets that could not be read (malformed YAML, bad JSON)
      ├── ConfigError           a configuration value that cannot be used
-     └── BackendError          a Rego backend that cannot be reached or answers nonsense
+     ├── BackendError          a Rego backend that cannot be reached or answers nonsense
+     └── StoreError            the database cannot be reached, opened, migrated or written
 
 Errors are values first: a `Problem` can be collected and reported while the rest of the
 work goes on; the exceptions only carry them to a caller that must stop.
@@ -64,3 +65,8 @@ class ConfigError(PathwardenError):
 
 class BackendError(PathwardenError):
     pass
+
+
+class StoreError(PathwardenError):
+    """Carries the database URL (password masked) and the driver's cause, so an operator
+    can tell a wrong URL from a down server without a traceback."""

@@ -1,0 +1,18 @@
+"""pathwarden's database: SQLite by default, PostgreSQL when the URL says so.
+
+`Store.open(url)` connects and upgrades the schema; tables live in `models`, schema changes
+in `migrations/versions/` (alembic, run from code).
+"""
+
+from __future__ import annotations
+
+from ..errors import StoreError
+from .database import mask_url
+from .migrate import head_revision
+from .models import DecisionLogEntry, StoreModel, metadata
+from .store import Store
+
+__all__ = [
+    "DecisionLogEntry", "Store", "StoreError", "StoreModel", "head_revision", "mask_url",
+    "metadata",
+]

@@ -1,0 +1,147 @@
+"""`Store`: the one handle on pathwarden's database, SQLite or PostgreSQL.
+
+A Store holds only an engine (a thread-safe connection pool); every method opens its own
+Session, so one Store is shared by request handlers and background writer threads alike.
+Database failures leave it as `StoreError`, naming the URL (password masked) and the cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from alembic.util import CommandError
+from sqlalchemy import ColumnElement, Engine, exists, func, literal, or_, text
+from sqlalchemy import select as sql_select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from . import database, migrate
+from .models import DecisionLogEntry
+
+
+class Store:
+    def __init__(self, engine: Engine, url: str) -> None:
+        """Use `Store.open`; this takes an engine already set up by `database.create`."""
+        self._engine = engine
+        self._url = url
+
+    @classmethod
+    def open(cls, url: str, *, upgrade: bool = True) -> Store:
+        """Connect and bring the schema to head (idempotent, safe when processes race).
+
+        `upgrade=False` only checks that the database answers (for `pathwarden db current`).
+        """
+        store = cls(database.create(url), url)
+        try:
+            store.ping()  # "cannot connect" is a clearer first failure than a migration's
+            if upgrade:
+                store.upgrade()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @property
+    def url(self) -> str:
+        """The URL as configured, password masked: safe for logs."""
+        return database.mask_url(self._url)
+
+    def ping(self) -> None:
+        with self._errors("cannot connect"), self._engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Bring the schema to head; returns the revisions (before, after). `open` does this."""
+        with self._errors("cannot upgrade the schema"):
+            return migrate.upgrade(self._engine)
+
+    def schema_revision(self) -> str | None:
+        """The database's alembic revision; None before the schema was ever created."""
+        with self._errors("cannot read the schema revision"), self._engine.connect() as conn:
+            return migrate.current_revision(conn)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def add_decisions(self, entries: Sequence[DecisionLogEntry]) -> None:
+        """All or nothing, in one transaction: the webhook's writer sends its batches here.
+
+        The entries get their ids and stay usable afterwards (they are not expired).
+        """
+        for entry in entries:
+            _require_aware(entry.time, "DecisionLogEntry.time")
+        if not entries:
+            return
+        with self._errors("cannot write decisions"), self._session() as session:
+            session.add_all(entries)
+            session.commit()
+
+    def decisions(self, *, limit: int = 100, namespace: str | None = None,
+                  policy: str | None = None, allowed: bool | None = None,
+                  since: datetime | None = None) -> list[DecisionLogEntry]:
+        """Newest first. `policy` matches entries that denied, warned or audited on it."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        query = select(DecisionLogEntry)
+        if namespace is not None:
+            query = query.where(col(DecisionLogEntry.namespace) == namespace)
+        if allowed is not None:
+            query = query.where(col(DecisionLogEntry.allowed) == allowed)
+        if since is not None:
+            _require_aware(since, "since")
+            query = query.where(col(DecisionLogEntry.time) >= since)
+        if policy is not None:
+            dialect = self._engine.dialect.name
+            query = query.where(or_(*(
+                _json_list_contains(column, policy, dialect) for column in (
+                    col(DecisionLogEntry.denied), col(DecisionLogEntry.warned),
+                    col(DecisionLogEntry.audited)))))
+        query = query.order_by(col(DecisionLogEntry.time).desc(),
+                               col(DecisionLogEntry.id).desc()).limit(limit)
+        with self._errors("cannot read decisions"), self._session() as session:
+            return list(session.exec(query).all())
+
+    def _session(self) -> Session:
+        # Not expiring on commit: callers keep using the objects after the session is gone.
+        return Session(self._engine, expire_on_commit=False)
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (SQLAlchemyError, CommandError, migrate.UnknownRevisionError, OSError) as exc:
+            raise database.store_error(self._url, doing, exc) from exc
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+
+def _require_aware(value: datetime, what: str) -> None:
+    """Checked before any SQL runs, so a caller's bug is a ValueError, not a StoreError."""
+    if value.utcoffset() is None:
+        raise ValueError(f"{what} is a naive datetime ({value.isoformat()}); give it a "
+                         "time zone, e.g. datetime.now(UTC)")
+
+
+def _json_list_contains(column: Any, value: str, dialect: str) -> ColumnElement[bool]:
+    """`value` is an element of the JSON array in `column`, exactly (no text matching).
+
+    Both backends expand a JSON array into a table with a `value` column; only the function
+    name differs (SQLite `json_each`, PostgreSQL `json_array_elements_text`).
+    """
+    if dialect == "postgresql":
+        elements = func.json_array_elements_text(column).table_valued("value").render_derived()
+    else:
+        elements = func.json_each(column).table_valued("value")
+    return exists(sql_select(literal(1)).select_from(elements).where(elements.c.value == value))
