@@ -1,0 +1,44 @@
+{{/* Names: "<release>-webhook" unless fullnameOverride; used by every object. */}}
+{{- define "pathwarden.fullname" -}}
+{{- default (printf "%s-webhook" .Release.Name) .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{- define "pathwarden.selectorLabels" -}}
+app.kubernetes.io/name: pathwarden
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end }}
+
+{{- define "pathwarden.labels" -}}
+{{ include "pathwarden.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "pathwarden.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* The Secret with tls.crt, tls.key and ca.crt that the pods mount. */}}
+{{- define "pathwarden.tlsSecret" -}}
+{{ include "pathwarden.fullname" . }}-tls
+{{- end }}
+
+{{/* Every name the API server or a client may use for the Service. */}}
+{{- define "pathwarden.dnsNames" -}}
+{{- $name := include "pathwarden.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- list $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.cluster.local" $name $ns) | toJson -}}
+{{- end }}
+
+{{/* pathwarden's configuration file; the chart owns where it listens and what it is called. */}}
+{{- define "pathwarden.config" -}}
+{{- $fixed := dict "host" "0.0.0.0" "port" 8443 "cert_file" "/etc/pathwarden/tls/tls.crt" "key_file" "/etc/pathwarden/tls/tls.key" "service" (include "pathwarden.fullname" .) "namespace" .Release.Namespace -}}
+{{- $webhook := merge $fixed (deepCopy .Values.config.webhook) -}}
+{{- $config := merge (dict "webhook" $webhook) (omit (deepCopy .Values.config) "webhook") -}}
+{{- toYaml $config -}}
+{{- end }}
