@@ -51,8 +51,10 @@ def _judge(
 ) -> Iterator[Finding]:
     for policy, reason in batch.skipped:
         yield _finding(ref, policy, scan_id, status=Status.SKIP, error=reason)
-    for c in batch.python:
-        yield _run_python(ref, document, c, policy_set, prefix, scan_id)
+    for parameters, group in batch.python:
+        doc = {**document, "parameters": parameters}
+        for c in group:
+            yield _run_python(ref, doc, c, policy_set, prefix, scan_id)
     for group in batch.rego:
         try:
             results = policy_set.backend.evaluate(
@@ -65,15 +67,15 @@ def _judge(
 
 def _run_python(
     ref: TargetRef,
-    document: dict[str, Any],
+    doc: dict[str, Any],
     c: CompiledPolicy,
     policy_set: PolicySet,
     prefix: str,
     scan_id: str | None,
 ) -> Finding:
+    """`doc` is shared by the policies of one parameter group; rules must not change it."""
     spec = c.python
     assert spec is not None
-    doc = {**document, "parameters": c.policy.parameters}
     try:
         result = spec.function(doc, policy_set.data) if spec.wants_data else spec.function(doc)
         denies, warnings = collect(result)
@@ -104,7 +106,7 @@ def _result_finding(
     prefix: str,
     scan_id: str | None,
 ) -> Finding:
-    if prefix:
+    if prefix and (denies or warnings):
         denies, warnings = _prefixed(denies, prefix), _prefixed(warnings, prefix)
     status = Status.FAIL if denies else Status.WARN if warnings else Status.PASS
     return Finding(policy.id, ref, status, policy.severity, policy.enforcement,

@@ -44,28 +44,31 @@ class Batch:
     """One view's policies, sorted once per plan so the per-target loop only runs them."""
 
     skipped: tuple[tuple[Policy, str], ...]
-    python: tuple[CompiledPolicy, ...]
+    python: tuple[tuple[dict[str, Any], tuple[CompiledPolicy, ...]], ...]
+    """(parameters, policies) groups: one input document per group and target."""
     rego: tuple[RegoGroup, ...]
 
     @classmethod
     def of(cls, compiled: Iterable[CompiledPolicy]) -> Batch:
-        skipped, python = [], []
+        skipped = []
         groups: dict[str, list[CompiledPolicy]] = {}
+        python_groups: dict[str, list[CompiledPolicy]] = {}
         for c in compiled:
             missing = [n for n in c.policy.required_parameters if not c.policy.parameters.get(n)]
+            key = json.dumps(c.policy.parameters, sort_keys=True)
             if missing:
                 skipped.append((c.policy, f"parameter(s) {missing} not configured"))
             elif c.python is not None:
-                python.append(c)
+                python_groups.setdefault(key, []).append(c)
             elif c.rego is not None:
-                key = json.dumps(c.policy.parameters, sort_keys=True)
                 groups.setdefault(key, []).append(c)
         rego = tuple(
             RegoGroup(g[0].policy.parameters, tuple(c.rego for c in g if c.rego),
                       tuple(c.policy for c in g))
             for g in groups.values()
         )
-        return cls(tuple(skipped), tuple(python), rego)
+        python = tuple((g[0].policy.parameters, tuple(g)) for g in python_groups.values())
+        return cls(tuple(skipped), python, rego)
 
 
 @dataclass(frozen=True)

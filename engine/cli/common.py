@@ -9,9 +9,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import ConfigError, PolicyLoadError, Problem
-from ..loading.loader import builtin_policy_dir, load_policy_set
-from ..policyset import BackendFactory, PolicySet
-from ..rego import embedded_backend
+from ..loading.configured import configured_policy_dirs, configured_policy_set
+from ..policyset import PolicySet
 from ..settings import Settings, load_settings
 
 
@@ -29,27 +28,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, os.environ)
 
 
-def backend_factory(settings: Settings) -> BackendFactory:
-    if settings.rego.backend == "opa":
-        from ..rego import remote_opa_backend
-
-        assert settings.rego.opa_url
-        return remote_opa_backend(settings.rego.opa_url, settings.rego.opa_token)
-    return embedded_backend
-
-
 def policy_dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
-    builtin = settings.policies.builtin and not args.no_builtin
-    return ([builtin_policy_dir()] if builtin else []) + list(settings.policies.dirs) + list(
-        args.policies)
+    return configured_policy_dirs(settings, extra_dirs=args.policies, no_builtin=args.no_builtin)
 
 
 def build_policy_set(args: argparse.Namespace, settings: Settings) -> PolicySet:
     """Load, select and parameterise; raises PolicyLoadError / ConfigError."""
-    policy_set = load_policy_set(policy_dirs(args, settings), backend_factory(settings))
-    policy_set = policy_set.select([*settings.policies.select, *args.select])
-    overrides = {k: v for k, v in settings.policies.parameters.items() if policy_set.get(k)}
-    return policy_set.with_parameters(overrides) if overrides else policy_set
+    return configured_policy_set(settings, extra_dirs=args.policies,
+                                 no_builtin=args.no_builtin, select=args.select)
 
 
 def report_problems(problems: Iterable[Problem], stream=None) -> None:

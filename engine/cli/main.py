@@ -6,9 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import demo_cmd, eval_cmd, policies_cmd, test_cmd
+from . import (
+    certs_cmd,
+    db_cmd,
+    demo_cmd,
+    eval_cmd,
+    policies_cmd,
+    test_cmd,
+    webhook_cmd,
+    webhook_config_cmd,
+)
 
-COMMANDS = (eval_cmd, test_cmd, policies_cmd, demo_cmd)
+COMMANDS = (
+    eval_cmd, test_cmd, policies_cmd, demo_cmd, webhook_cmd, certs_cmd, webhook_config_cmd, db_cmd,
+)
 
 
 def parser() -> argparse.ArgumentParser:

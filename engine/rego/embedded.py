@@ -24,6 +24,7 @@ from ..errors import PolicyLoadError, Problem, truncate
 from ..model import Location
 from .results import RULES, RegoModule, RuleResult, rule_value
 
+
 def _quiet_shutdown() -> None:
     """regopy's finalizers call module globals that are already gone at interpreter exit
     and print a traceback for every live bundle; the process is ending, so skip them."""

@@ -1,0 +1,171 @@
+"""From an admission request to a Decision: the same `evaluate` as audit, then enforcement.
+
+A failing policy denies, warns or is only recorded according to its effective enforcement.
+A policy that cannot be evaluated at deny level leaves the webhook unable to decide, and
+the configured failure mode answers: closed denies with the reason, open allows with a
+warning. Either way the developer reads which policy and why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..engine.errors import truncate
+from ..engine.evaluate import evaluate_target
+from ..engine.model import Enforcement, Finding, Status
+from ..engine.settings import WebhookSettings
+from .policies import LoadedPolicies
+from .review import AdmissionRequest
+
+MAX_MESSAGES_PER_POLICY = 5
+MAX_WARNING = 256
+"""Kubernetes may truncate longer warnings; kubectl prints each on its own line."""
+MAX_DENY_MESSAGE = 4000
+
+
+@dataclass(slots=True)
+class Decision:
+    uid: str
+    allowed: bool
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
+    warned: list[str] = field(default_factory=list)
+    audited: list[str] = field(default_factory=list)
+    errored: list[str] = field(default_factory=list)
+    results: dict[str, str] = field(default_factory=dict)
+    """policy id -> pass | deny | warn | audit | error | skip, for metrics."""
+    exempt: str | None = None
+    error: str | None = None
+    """Why no decision could be made (the failure mode answered)."""
+    evaluation_seconds: float = 0.0
+
+
+def decide(request: AdmissionRequest, loaded: LoadedPolicies,
+           settings: WebhookSettings) -> Decision:
+    started = time.perf_counter()
+    applicable = frozenset(p.id for p in loaded.policy_set.policies
+                           if loaded.scope.applies(p, request))
+    findings = list(evaluate_target(request.target(), loaded.policy_set.only(applicable)))
+    decision = _judge(request, findings, loaded, settings)
+    decision.evaluation_seconds = time.perf_counter() - started
+    return decision
+
+
+def _judge(request: AdmissionRequest, findings: list[Finding], loaded: LoadedPolicies,
+           settings: WebhookSettings) -> Decision:
+    decision = Decision(uid=request.uid, allowed=True)
+    deny_lines: list[str] = []
+    errors: list[str] = []
+    for finding in _merged(findings):
+        policy = loaded.policy_set.get(finding.policy_id)
+        assert policy is not None
+        enforcement = loaded.scope.enforcement[policy.id]
+        if finding.status is Status.ERROR:
+            decision.errored.append(policy.id)
+            decision.results[policy.id] = "error"
+            text = f"[{policy.id}] could not be evaluated: {finding.error}"
+            if enforcement is Enforcement.DENY:
+                errors.append(text)
+            elif enforcement is Enforcement.WARN:
+                decision.warnings.append(truncate(text, MAX_WARNING))
+            continue
+        if finding.status is Status.FAIL:
+            result = enforcement.value
+        elif finding.status is Status.WARN:  # the rule's own warn set: never blocks
+            result = "audit" if enforcement is Enforcement.AUDIT else "warn"
+        else:
+            decision.results.setdefault(policy.id, finding.status.value)
+            continue
+        decision.results[policy.id] = result
+        messages = [v.msg for v in (*finding.violations, *finding.warnings)]
+        if result == "deny":
+            decision.denied.append(policy.id)
+            deny_lines.append(_deny_block(policy.id, messages, policy.remediation))
+        elif result == "warn":
+            decision.warned.append(policy.id)
+            decision.warnings.extend(_warnings(policy.id, messages, policy.remediation))
+        else:
+            decision.audited.append(policy.id)
+    if deny_lines:
+        decision.allowed = False
+        decision.message = truncate(_deny_header(request, len(deny_lines)) + "\n"
+                                    + "\n".join(deny_lines), MAX_DENY_MESSAGE)
+    elif errors:
+        reason = "; ".join(errors)
+        apply_failure_mode(decision, request, settings, truncate(reason, 1000))
+    return decision
+
+
+def apply_failure_mode(decision: Decision, request: AdmissionRequest,
+                       settings: WebhookSettings, reason: str) -> Decision:
+    """No decision could be made: answer as configured, and say so to the developer."""
+    decision.error = reason
+    if settings.failure_mode == "open":
+        decision.allowed = True
+        decision.warnings.append(truncate(
+            f"pathwarden could not decide ({reason}); allowed because the webhook "
+            "fails open", MAX_WARNING))
+    else:
+        decision.allowed = False
+        decision.message = truncate(
+            f"pathwarden could not decide on {_describe(request)}: {reason}. The webhook "
+            "fails closed, so the request is denied; retry, or ask the platform team.",
+            MAX_DENY_MESSAGE)
+    return decision
+
+
+def failure_decision(request: AdmissionRequest, settings: WebhookSettings,
+                     reason: str) -> Decision:
+    return apply_failure_mode(Decision(uid=request.uid, allowed=True), request, settings,
+                              reason)
+
+
+def _merged(findings: list[Finding]) -> list[Finding]:
+    """A workload is judged on itself and on its pod template; one entry per policy."""
+    by_policy: dict[str, Finding] = {}
+    for finding in findings:
+        seen = by_policy.get(finding.policy_id)
+        if seen is None or _rank(finding) > _rank(seen):
+            by_policy[finding.policy_id] = finding
+        elif finding.status is seen.status:
+            seen.violations += finding.violations
+            seen.warnings += finding.warnings
+    return list(by_policy.values())
+
+
+_RANKS = {Status.ERROR: 4, Status.FAIL: 3, Status.WARN: 2, Status.PASS: 1}
+
+
+def _rank(finding: Finding) -> int:
+    return _RANKS.get(finding.status, 0)
+
+
+def _deny_header(request: AdmissionRequest, count: int) -> str:
+    noun = "policy" if count == 1 else "policies"
+    return f"{_describe(request)} violates {count} {noun}:"
+
+
+def _describe(request: AdmissionRequest) -> str:
+    where = f"{request.namespace}/{request.name}" if request.namespace else request.name
+    return f"{request.kind} {where}".strip()
+
+
+def _deny_block(policy_id: str, messages: list[str], remediation: str) -> str:
+    lines = [f"[{policy_id}] {m}" for m in messages[:MAX_MESSAGES_PER_POLICY]]
+    if len(messages) > MAX_MESSAGES_PER_POLICY:
+        lines.append(f"[{policy_id}] ... and {len(messages) - MAX_MESSAGES_PER_POLICY} more")
+    if remediation:
+        lines.append(f"  fix: {remediation}")
+    return "\n".join(lines)
+
+
+def _warnings(policy_id: str, messages: list[str], remediation: str) -> list[str]:
+    out = []
+    for message in messages[:MAX_MESSAGES_PER_POLICY]:
+        text = f"[{policy_id}] {message}"
+        if remediation and len(text) + len(remediation) + 8 <= MAX_WARNING:
+            text += f" (fix: {remediation})"
+        out.append(truncate(text, MAX_WARNING))
+    return out
