@@ -10,13 +10,11 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -30,47 +28,16 @@ from pathwarden.engine.store import (
     metadata,
 )
 from pathwarden.engine.store.database import create, parse_url
-from psycopg import sql
 from sqlalchemy import text
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 UNREACHABLE = "postgresql://postgres:s3cret@127.0.0.1:1/x"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 HANG_GUARD_SECONDS = 120  # only so a lock bug fails the test instead of hanging the suite
 
 
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    name = f"pathwarden_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("ALTER DATABASE {} SET timezone TO 'Asia/Kolkata'").format(
-            sql.Identifier(name)))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-
-
-def _empty_pg_schema(url: str) -> None:
-    dbname = url.rsplit("/", 1)[1]
-    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={dbname}",
-                         autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database; for SQLite in a directory that does not exist yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'data' / 'pathwarden.db'}"
-        return
-    pg_url: str = request.getfixturevalue("pg_database")
-    _empty_pg_schema(pg_url)
-    yield pg_url
+@pytest.fixture
+def url(database_url: str) -> str:
+    return database_url
 
 
 @pytest.fixture

@@ -284,3 +284,34 @@ def test_tls_handshake_requires_the_right_name(certs):
         with socket.create_connection(("127.0.0.1", port)) as raw, pytest.raises(
                 ssl.SSLCertVerificationError):
             trusting(certs).wrap_socket(raw, server_hostname="evil.example")
+
+
+def test_decisions_are_written_to_the_store(certs, database_url):
+    from pathwarden.engine.store import Store
+    from pathwarden.webhook.server import store_sink_factory
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db",
+              "namespace": "shop"}, "data": {"password": "aHVudGVyMg=="}}
+    with running_webhook(certs, sink_factory=store_sink_factory(database_url)) as webhook:
+        denied = review(pod(name="bad", securityContext={"privileged": True}), dry_run=True,
+                        user="alice")
+        assert webhook.admit(denied)["allowed"] is False
+        assert webhook.admit(review(pod(name="good")))["allowed"] is True
+        assert webhook.admit(review(secret))["allowed"] is True
+        assert webhook.admit(review(pod(name="sys", namespace="kube-system")))["allowed"]
+        with Store.open(database_url) as store:
+            rows = wait_for(lambda: len(store.decisions()) == 4 and store.decisions(),
+                            "four decisions in the store")
+            by_name = {r.name: r for r in rows}
+            bad = by_name["bad"]
+            assert (bad.uid, bad.allowed, bad.dry_run, bad.user, bad.operation, bad.kind,
+                    bad.namespace) == (denied["request"]["uid"], False, True, "alice",
+                                       "CREATE", "Pod", "shop")
+            assert "pss-baseline-privileged" in bad.denied
+            assert bad.reason.startswith("Pod shop/bad violates")
+            assert bad.latency_ms > 0 and bad.time.tzinfo is not None
+            assert by_name["good"].allowed and by_name["good"].denied == []
+            assert by_name["sys"].reason == "namespace kube-system is exempt"
+            assert "aHVudGVyMg==" not in str([r.model_dump() for r in rows])
+            assert [r.name for r in store.decisions(policy="pss-baseline-privileged")] == [
+                "bad"]
