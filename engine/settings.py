@@ -91,11 +91,60 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSource:
+    name: str
+    kubeconfig: Path | None = None
+    context: str | None = None
+    """A kubeconfig context; `*` expands to every context of the kubeconfig."""
+    in_cluster: bool = False
+    kinds: tuple[str, ...] = ()
+    """Empty: the default kinds of the cluster source."""
+    namespaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySource:
+    url: str
+    """A git URL (cloned into the cache) or a local path (read in place)."""
+    name: str | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    catalog: tuple[Path, ...] = ()
+    """catalog-info.yaml files or directories (Locations are followed)."""
+    clusters: tuple[ClusterSource, ...] = ()
+    manifests: tuple[Path, ...] = ()
+    """Directories of manifests that stand in for a cluster (offline audit)."""
+    repositories: tuple[RepositorySource, ...] = ()
+    repositories_from_catalog: bool = False
+    """Also scan every repository a catalog Component links to."""
+    cache_dir: Path = Path(".pathwarden/repos")
+    scope: str = "all"
+    schedule: str = "0 2 * * *"
+    """Cron expression (minute hour day month weekday) for `pathwarden serve`."""
+    timezone: str = "UTC"
+    retention_days: int = 30
+    """Scans older than this are pruned (the newest one always stays); daily history stays."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tokens: tuple[str, ...] = ()
+    """Bearer tokens for write endpoints; prefer PATHWARDEN_API_TOKEN (comma-separated)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     policies: PolicySettings = field(default_factory=PolicySettings)
     rego: RegoSettings = field(default_factory=RegoSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
@@ -113,6 +162,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         rego=_rego(raw.get("rego") or {}, environ, path),
         store=_store(raw.get("store") or {}, environ, path),
         webhook=_webhook(raw.get("webhook") or {}, base, environ, path),
+        scan=_scan(raw.get("scan") or {}, base, path),
+        api=_api(raw.get("api") or {}, environ, path),
     )
 
 
@@ -146,6 +197,70 @@ def _store(raw: Any, environ: Mapping[str, str], path: Path | None) -> StoreSett
     if not isinstance(url, str) or "://" not in url:
         raise ConfigError(f"config {path}: store.url {url!r} is not a database URL")
     return StoreSettings(url)
+
+
+def _scan(raw: Any, base: Path, path: Path | None) -> ScanSettings:
+    known = {"catalog", "clusters", "manifests", "repositories", "repositories_from_catalog",
+             "cache_dir", "scope", "schedule", "timezone", "retention_days"}
+    _expect_keys(raw, "scan", known, path)
+    clusters = []
+    for i, item in enumerate(raw.get("clusters") or []):
+        where = f"scan.clusters[{i}]"
+        _expect_keys(item, where, {"name", "kubeconfig", "context", "in_cluster", "kinds",
+                                   "namespaces"}, path)
+        name = item.get("name") or item.get("context") or ("in-cluster" if item.get(
+            "in_cluster") else None)
+        if not isinstance(name, str):
+            raise ConfigError(f"config {path}: {where} needs a name or a context")
+        kubeconfig = item.get("kubeconfig")
+        clusters.append(ClusterSource(
+            name=name,
+            kubeconfig=(base / Path(kubeconfig).expanduser()) if kubeconfig else None,
+            context=item.get("context"), in_cluster=bool(item.get("in_cluster", False)),
+            kinds=tuple(_strings(item, "kinds", path)),
+            namespaces=tuple(_strings(item, "namespaces", path))))
+    repositories = []
+    for i, item in enumerate(raw.get("repositories") or []):
+        if isinstance(item, str):
+            item = {"url": item}
+        _expect_keys(item, f"scan.repositories[{i}]", {"url", "path", "name", "branch"}, path)
+        url = item.get("url") or item.get("path")
+        if not isinstance(url, str):
+            raise ConfigError(f"config {path}: scan.repositories[{i}] needs a url or a path")
+        if "path" in item or not ("://" in url or url.startswith("git@")):
+            url = str(base / Path(url).expanduser())
+        repositories.append(RepositorySource(url, item.get("name"), item.get("branch")))
+    schedule = raw.get("schedule", ScanSettings().schedule)
+    if not isinstance(schedule, str) or len(schedule.split()) != 5:
+        raise ConfigError(f"config {path}: scan.schedule {schedule!r} is not a cron "
+                          "expression (five fields: minute hour day month weekday)")
+    retention = raw.get("retention_days", 30)
+    if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
+        raise ConfigError(f"config {path}: scan.retention_days must be a whole number >= 1")
+    return ScanSettings(
+        catalog=tuple(base / p for p in _strings(raw, "catalog", path)),
+        clusters=tuple(clusters),
+        manifests=tuple(base / p for p in _strings(raw, "manifests", path)),
+        repositories=tuple(repositories),
+        repositories_from_catalog=bool(raw.get("repositories_from_catalog", False)),
+        cache_dir=base / raw.get("cache_dir", ".pathwarden/repos"),
+        scope=str(raw.get("scope", "all")),
+        schedule=schedule,
+        timezone=str(raw.get("timezone", "UTC")),
+        retention_days=retention,
+    )
+
+
+def _api(raw: Any, environ: Mapping[str, str], path: Path | None) -> ApiSettings:
+    _expect_keys(raw, "api", {"host", "port", "tokens"}, path)
+    tokens = tuple(_strings(raw, "tokens", path))
+    env_tokens = environ.get(ENV_PREFIX + "API_TOKEN")
+    if env_tokens:
+        tokens = tuple(t.strip() for t in env_tokens.split(",") if t.strip())
+    port = raw.get("port", 8080)
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise ConfigError(f"config {path}: api.port must be a number")
+    return ApiSettings(str(raw.get("host", "127.0.0.1")), port, tokens)
 
 
 _ENFORCEMENTS = ("deny", "warn", "audit")

@@ -12,13 +12,16 @@ from . import (
     demo_cmd,
     eval_cmd,
     policies_cmd,
+    scan_cmd,
+    serve_cmd,
     test_cmd,
     webhook_cmd,
     webhook_config_cmd,
 )
 
 COMMANDS = (
-    eval_cmd, test_cmd, policies_cmd, demo_cmd, webhook_cmd, certs_cmd, webhook_config_cmd, db_cmd,
+    eval_cmd, test_cmd, policies_cmd, demo_cmd, scan_cmd, serve_cmd, webhook_cmd, certs_cmd,
+    webhook_config_cmd, db_cmd,
 )
 
 

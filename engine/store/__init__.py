@@ -9,10 +9,22 @@ from __future__ import annotations
 from ..errors import StoreError
 from .database import mask_url
 from .migrate import head_revision
-from .models import DecisionLogEntry, StoreModel, metadata
+from .models import (
+    DecisionLogEntry,
+    FindingDay,
+    FindingRow,
+    PipelineRun,
+    ScanRow,
+    ServiceRow,
+    StoreModel,
+    TargetRow,
+    metadata,
+)
+from .scans import ScanBusy, ScanResult
 from .store import Store
 
 __all__ = [
-    "DecisionLogEntry", "Store", "StoreError", "StoreModel", "head_revision", "mask_url",
-    "metadata",
+    "DecisionLogEntry", "FindingDay", "FindingRow", "PipelineRun", "ScanBusy", "ScanResult",
+    "ScanRow", "ServiceRow", "Store", "StoreError", "StoreModel", "TargetRow",
+    "head_revision", "mask_url", "metadata",
 ]

@@ -8,7 +8,7 @@ one alembic chain in `migrations/versions/`. Changing a table here means adding 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData
@@ -89,3 +89,122 @@ class DecisionLogEntry(StoreModel, table=True):
     error: str | None = None
     """Why no decision could be made, when the failure mode answered instead."""
     service: str | None = None
+
+
+class ServiceRow(StoreModel, table=True):
+    """A catalog Component as of the latest scan; the catalog is the source of truth."""
+
+    __tablename__ = "services"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    ref: str = Field(unique=True)
+    """`component:default/shop-web`."""
+    name: str
+    title: str | None = None
+    owner: str | None = Field(default=None, index=True)
+    """`group:default/team-shop`."""
+    type: str | None = None
+    lifecycle: str | None = None
+    system: str | None = None
+    domain: str | None = None
+    tier: str | None = None
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    links: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    location: str | None = None
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TargetRow(StoreModel, table=True):
+    """Everything pathwarden has judged, with its service; findings point here."""
+
+    __tablename__ = "targets"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    target_id: str = Field(unique=True)
+    """The stable Target id: `k8s:shop/apps/v1/Deployment/web`, `repo:shop-web`, …"""
+    kind: str
+    object_kind: str | None = None
+    name: str
+    namespace: str | None = None
+    service: str | None = Field(default=None, index=True)
+    source: str | None = None
+    location: str | None = None
+    first_seen: datetime = Field(sa_type=UTCDateTime)
+    last_seen: datetime = Field(sa_type=UTCDateTime)
+
+
+class ScanRow(StoreModel, table=True):
+    """One run of sources -> evaluate -> store. Its findings count only once it ended."""
+
+    __tablename__ = "scans"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    scope: str = Field(index=True)
+    """What was scanned (`all` or the configured scope name); one scan per scope at a time."""
+    shard: int = 0
+    shards: int = 1
+    status: str = Field(index=True)
+    """running | succeeded | partial (some sources failed) | failed."""
+    trigger: str = "cli"
+    started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    errors: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    """Per source: `{"source", "error"}` or `{"source", "problem", "file", "line"}`."""
+
+
+class FindingRow(StoreModel, table=True):
+    """One policy on one target in one scan."""
+
+    __tablename__ = "findings"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    scan_id: int = Field(foreign_key="scans.id", index=True, sa_type=ROW_ID,
+                         ondelete="CASCADE")
+    target: int = Field(foreign_key="targets.id", index=True, sa_type=ROW_ID)
+    policy_id: str = Field(index=True)
+    service: str | None = Field(default=None, index=True)
+    status: str
+    severity: str
+    enforcement: str
+    violations: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    """`[{"msg", "path", "kind": "deny" | "warn"}]`; null when the policy passed."""
+    error: str | None = None
+
+
+class FindingDay(StoreModel, table=True):
+    """Daily counts per service and policy: the history that outlives pruned scans."""
+
+    __tablename__ = "finding_days"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    day: date = Field(index=True)
+    scope: str
+    """`all#0/1`: the scan scope and shard, so shards of one estate add up, not overwrite."""
+    service: str = Field(index=True)
+    """The service ref, or `unowned`."""
+    policy_id: str
+    counts: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    """Targets by status on that day's last scan: `{"pass": 3, "fail": 1}`."""
+
+
+class PipelineRun(StoreModel, table=True):
+    """A CI/CD run posted to the API: the facts behind delivery metrics."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    repository: str = Field(index=True)
+    """`owner/name` slug or URL, as the catalog links it."""
+    service: str | None = Field(default=None, index=True)
+    pipeline: str | None = None
+    run_id: str | None = None
+    commit_sha: str | None = None
+    commit_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    result: str
+    """success | failure | cancelled."""
+    deployment: bool = False
+    environment: str | None = None
+    url: str | None = None

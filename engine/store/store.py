@@ -9,18 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import ColumnElement, Engine, exists, func, literal, or_, text
+from sqlalchemy import ColumnElement, Connection, Engine, exists, func, literal, or_, text
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from . import database, migrate
-from .models import DecisionLogEntry
+from . import database, migrate, scans
+from .models import (
+    DecisionLogEntry,
+    FindingDay,
+    FindingRow,
+    PipelineRun,
+    ScanRow,
+    ServiceRow,
+    TargetRow,
+)
 
 
 class Store:
@@ -112,6 +120,91 @@ class Store:
         with self._errors("cannot read decisions"), self._session() as session:
             return list(session.exec(query).all())
 
+    # --- scans -------------------------------------------------------------------------
+
+    def start_scan(self, scope: str, *, shard: int = 0, shards: int = 1,
+                   trigger: str = "cli") -> int:
+        """A new running scan's id; raises ScanBusy when one of this scope and shard runs."""
+        with self._errors("cannot start a scan"), self._begin() as conn:
+            return scans.start_scan(conn, scope, shard, shards, trigger, _now())
+
+    def write_scan(self, scan_id: int, result: scans.ScanResult) -> None:
+        """All findings and the scan's end in one transaction: visible at once, or not."""
+        with self._errors("cannot write the scan"), self._begin() as conn:
+            scans.write_scan(conn, scan_id, result, _now())
+
+    def fail_scan(self, scan_id: int, errors: Sequence[dict[str, Any]]) -> None:
+        with self._errors("cannot record the failed scan"), self._begin() as conn:
+            scans.fail_scan(conn, scan_id, errors, _now())
+
+    def prune(self, retention: timedelta) -> int:
+        with self._errors("cannot prune old scans"), self._begin() as conn:
+            return scans.prune(conn, retention, _now())
+
+    def scans(self, *, limit: int = 50, scope: str | None = None) -> list[ScanRow]:
+        query = select(ScanRow)
+        if scope is not None:
+            query = query.where(col(ScanRow.scope) == scope)
+        query = query.order_by(col(ScanRow.id).desc()).limit(limit)
+        with self._errors("cannot read scans"), self._session() as session:
+            return list(session.exec(query).all())
+
+    def current_findings(self, *, service: str | None = None, policy: str | None = None,
+                         status: str | None = None) -> list[tuple[FindingRow, TargetRow]]:
+        """Findings of the newest ended scan of every scope and shard (the estate now)."""
+        with self._errors("cannot read findings"), self._session() as session:
+            latest = scans.latest_scan_ids(session.connection())
+            if not latest:
+                return []
+            query = (select(FindingRow, TargetRow)
+                     .join(TargetRow, col(TargetRow.id) == col(FindingRow.target))
+                     .where(col(FindingRow.scan_id).in_(latest)))
+            if service is not None:
+                query = query.where(col(FindingRow.service) == service)
+            if policy is not None:
+                query = query.where(col(FindingRow.policy_id) == policy)
+            if status is not None:
+                query = query.where(col(FindingRow.status) == status)
+            return [(f, t) for f, t in session.exec(query).all()]
+
+    def services(self) -> list[ServiceRow]:
+        with self._errors("cannot read services"), self._session() as session:
+            return list(session.exec(select(ServiceRow).order_by(col(ServiceRow.ref))).all())
+
+    def finding_days(self, *, since: date | None = None) -> list[FindingDay]:
+        query = select(FindingDay)
+        if since is not None:
+            query = query.where(col(FindingDay.day) >= since)
+        with self._errors("cannot read history"), self._session() as session:
+            return list(session.exec(query.order_by(col(FindingDay.day))).all())
+
+    # --- pipeline runs -----------------------------------------------------------------
+
+    def add_pipeline_runs(self, runs: Sequence[PipelineRun]) -> None:
+        for run in runs:
+            _require_aware(run.finished_at, "PipelineRun.finished_at")
+        with self._errors("cannot write pipeline runs"), self._session() as session:
+            session.add_all(runs)
+            session.commit()
+
+    def pipeline_runs(self, *, repository: str | None = None,
+                      since: datetime | None = None) -> list[PipelineRun]:
+        query = select(PipelineRun)
+        if repository is not None:
+            query = query.where(col(PipelineRun.repository) == repository)
+        if since is not None:
+            query = query.where(col(PipelineRun.finished_at) >= since)
+        with self._errors("cannot read pipeline runs"), self._session() as session:
+            return list(session.exec(query.order_by(col(PipelineRun.finished_at))).all())
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
     def _session(self) -> Session:
         # Not expiring on commit: callers keep using the objects after the session is gone.
         return Session(self._engine, expire_on_commit=False)
@@ -125,6 +218,10 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _require_aware(value: datetime, what: str) -> None:

@@ -1,0 +1,57 @@
+"""`pathwarden serve`: the REST API and the in-process scan scheduler (APScheduler)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..errors import ConfigError, StoreError
+from .common import add_policy_options, load_or_report
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("serve", help="serve the REST API and run scheduled scans")
+    add_policy_options(parser)
+    parser.add_argument("--host", help="address to listen on (default api.host)")
+    parser.add_argument("--port", type=int, help="port (default api.port, 8080)")
+    parser.add_argument("--database-url", help="store URL (overrides store.url)")
+    parser.add_argument("--no-schedule", action="store_true",
+                        help="do not run scheduled scans (API-triggered scans still run)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    import uvicorn
+
+    from ...scorecards.api import create_api
+    from ..scanner.schedule import Scanner
+    from ..store import Store
+
+    loaded = load_or_report(args)
+    if loaded is None:
+        return 2
+    settings, policy_set = loaded
+    try:
+        store = Store.open(args.database_url or settings.store.url)
+        scanner = Scanner(settings, policy_set, store)
+        if not args.no_schedule:
+            scanner.schedule()
+    except (ConfigError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    host, port = args.host or settings.api.host, args.port or settings.api.port
+    print(f"pathwarden serve: http://{host}:{port}/api/v1, store {store.url}, next scan "
+          f"{scanner.next_run() or 'not scheduled'}", file=sys.stderr)
+    if not settings.api.tokens:
+        print("note: no API token configured; write endpoints answer 403", file=sys.stderr)
+    try:
+        uvicorn.run(create_api(store, scanner, settings.api), host=host, port=port,
+                    log_level="warning", access_log=False)
+    finally:
+        scanner.shutdown()
+        store.close()
+    return 0

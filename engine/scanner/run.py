@@ -1,0 +1,254 @@
+"""One scan: collect, map to services, evaluate (once per identical pod), store atomically.
+
+The scan row exists from the start (`running`), so a second scanner of the same scope
+refuses to start; its findings are written with its end in one transaction. A source that
+fails makes the scan `partial`; a scan where every source failed is `failed`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..errors import Problem, truncate
+from ..evaluate import evaluate_target
+from ..k8s import build_inventory
+from ..model import Finding, Target
+from ..policyset import PolicySet
+from ..settings import Settings
+from ..sources.base import Collected
+from ..store import ScanResult, Store
+from .collect import collect_all
+from .delivery import delivery_metrics
+from .shards import Shard
+
+log = logging.getLogger("pathwarden.scan")
+WHOLE = Shard()
+
+
+@dataclass(slots=True)
+class ScanOutcome:
+    scan_id: int
+    status: str
+    targets: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    unowned: list[Target] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent collecting, evaluating and storing (for `bench/scan.py`)."""
+    target_ids: list[str] = field(default_factory=list)
+
+
+def run_scan(settings: Settings, policy_set: PolicySet, store: Store, *,
+             shard: Shard = WHOLE, trigger: str = "cli",
+             scan_id: int | None = None) -> ScanOutcome:
+    """Raises ScanBusy when a scan of this scope and shard is already running.
+
+    `scan_id`: a scan already started with `store.start_scan` (the API starts it in the
+    request, so a busy scope is answered with 409, and runs the rest in the background).
+    """
+    if scan_id is None:
+        scan_id = store.start_scan(settings.scan.scope, shard=shard.index,
+                                   shards=shard.count, trigger=trigger)
+    try:
+        outcome, result = _scan(settings, policy_set, store, shard, scan_id)
+        started = time.perf_counter()
+        store.write_scan(scan_id, result)
+        outcome.timings["store"] = time.perf_counter() - started
+    except BaseException as exc:
+        store.fail_scan(scan_id, [{"source": "scanner",
+                                   "error": truncate(f"{type(exc).__name__}: {exc}")}])
+        raise
+    removed = store.prune(timedelta(days=settings.scan.retention_days))
+    if removed:
+        log.info("pruned %d scan(s) older than %d days", removed, settings.scan.retention_days)
+    return outcome
+
+
+def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
+          scan_id: int) -> tuple[ScanOutcome, ScanResult]:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    catalog, catalog_errors = _catalog(settings)
+    extra = _catalog_repositories(catalog) if settings.scan.repositories_from_catalog else []
+    collected = list(collect_all(settings.scan, extra))
+    catalog = _with_repository_catalogs(catalog, collected)
+    errors = catalog_errors + [e for c in collected for e in _errors(c)]
+    timings["collect"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    findings: list[Finding] = []
+    scanned: list[tuple[Target, str]] = []
+    unowned: list[Target] = []
+    now = datetime.now(UTC)
+    for source in collected:
+        if source.error is not None or not source.targets:
+            continue
+        targets = _with_services(catalog, source.targets, unowned)
+        targets = [t for t in targets if shard.owns(t.ref.id)]
+        _add_delivery(store, targets, now)
+        scanned.extend((t, source.source) for t in targets)
+        judged = policy_set
+        if policy_set.needs_inventory and source.inventory:
+            judged = policy_set.with_inventory(build_inventory(source.inventory))
+        findings.extend(evaluate_once_per_pod(targets, judged, scan_id=str(scan_id)))
+    timings["evaluate"] = time.perf_counter() - started
+
+    failed_sources = [c for c in collected if c.error is not None]
+    if collected and len(failed_sources) == len(collected):
+        status = "failed"
+    elif errors:
+        status = "partial"  # something could not be read; everything else is stored
+    else:
+        status = "succeeded"
+    unowned = [t for t in unowned if shard.owns(t.ref.id)]
+    outcome = ScanOutcome(scan_id, status, len(scanned), findings, errors, unowned, timings,
+                          [t.ref.id for t, _ in scanned])
+    result = ScanResult(targets=scanned, findings=findings,
+                        services=_service_rows(catalog), errors=errors, status=status)
+    return outcome, result
+
+
+def evaluate_once_per_pod(targets: Iterable[Target], policy_set: PolicySet, *,
+                          scan_id: str | None = None) -> Iterator[Finding]:
+    """Pods a controller made from one template are identical but for their names: judge
+    the first, and give the others the same findings under their own identity."""
+    memo: dict[str, list[Finding]] = {}
+    for target in targets:
+        key = _replica_key(target)
+        if key is None:
+            yield from evaluate_target(target, policy_set, scan_id=scan_id)
+            continue
+        cached = memo.get(key)
+        if cached is None:
+            cached = memo[key] = list(evaluate_target(target, policy_set, scan_id=scan_id))
+            yield from cached
+        else:
+            yield from (dataclasses.replace(f, target=target.ref) for f in cached)
+
+
+def _replica_key(target: Target) -> str | None:
+    review = target.document.get("review")
+    obj = review.get("object") if isinstance(review, dict) else None
+    if not isinstance(obj, dict) or obj.get("kind") != "Pod":
+        return None
+    meta = obj.get("metadata") or {}
+    owners = meta.get("ownerReferences") or []
+    controller = next((o for o in owners if isinstance(o, dict) and o.get("controller")), None)
+    if controller is None:
+        return None
+    return json.dumps([controller.get("uid") or controller.get("name"), meta.get("namespace"),
+                       meta.get("labels"), meta.get("annotations"), obj.get("spec"),
+                       target.document.get("service")], sort_keys=True, default=str)
+
+
+def _errors(source: Collected) -> list[dict[str, Any]]:
+    if source.error is not None:
+        return [{"source": source.source, "error": source.error}]
+    return [_problem(source.source, p) for p in source.problems]
+
+
+def _problem(source: str, problem: Problem) -> dict[str, Any]:
+    loc = problem.location
+    return {"source": source, "problem": problem.message, "step": problem.step,
+            "file": loc.file if loc else None, "line": loc.line if loc else None}
+
+
+# --- the catalog ---------------------------------------------------------------------
+
+
+def _catalog(settings: Settings) -> tuple[Any, list[dict[str, Any]]]:
+    if not settings.scan.catalog:
+        return None, []
+    from ..catalog import read_catalog
+
+    catalog = read_catalog(list(settings.scan.catalog))
+    return catalog, [_problem("catalog", p) for p in catalog.problems]
+
+
+def _with_repository_catalogs(catalog: Any, collected: list[Collected]) -> Any:
+    """catalog-info.yaml files found in scanned repositories join the configured catalog."""
+    from ..model import Location
+
+    documents = []
+    for source in collected:
+        for target in source.targets:
+            repo = target.document.get("repository")
+            if not isinstance(repo, dict):
+                continue
+            for entry in repo.get("catalog") or []:
+                if isinstance(entry, dict) and isinstance(entry.get("document"), dict):
+                    where = Location(f"{repo.get('path')}/{entry.get('path')}",
+                                     entry.get("line"))
+                    documents.append((entry["document"], where))
+    if not documents:
+        return catalog
+    from ..catalog import catalog_from_documents
+
+    found = catalog_from_documents(documents)
+    return found if catalog is None else catalog.merged(found)
+
+
+def _catalog_repositories(catalog: Any) -> list[str]:
+    if catalog is None:
+        return []
+    urls = []
+    for service in catalog.services.values():
+        url = (service.links or {}).get("repository_url")
+        if url:
+            urls.append(url)
+    return sorted(set(urls))
+
+
+def _with_services(catalog: Any, targets: list[Target], unowned: list[Target]) -> list[Target]:
+    """Targets with `ref.service` and a `service` fact in their document, for policies."""
+    if catalog is None:
+        return targets
+    from ..catalog import assign_services
+
+    owned, orphans = assign_services(catalog, targets)
+    orphan_ids = {t.ref.id for t in orphans}
+    unowned.extend(orphans)
+    result = []
+    for target in [*owned, *orphans]:
+        service = catalog.services.get(target.ref.service) if target.ref.id not in \
+            orphan_ids else None
+        target.document["service"] = _service_fact(service)
+        result.append(target)
+    return result
+
+
+def _service_fact(service: Any) -> dict[str, Any] | None:
+    if service is None:
+        return None
+    return {"ref": service.ref, "name": service.name, "owner": service.owner,
+            "type": service.type, "lifecycle": service.lifecycle, "tier": service.tier,
+            "system": service.system}
+
+
+def _service_rows(catalog: Any) -> list[dict[str, Any]]:
+    if catalog is None:
+        return []
+    return [{"ref": s.ref, "name": s.name, "title": s.title, "owner": s.owner,
+             "type": s.type, "lifecycle": s.lifecycle, "system": s.system,
+             "domain": s.domain, "tier": s.tier, "tags": list(s.tags),
+             "links": dict(s.links) if isinstance(s.links, dict) else {},
+             "location": str(s.location) if s.location else None}
+            for s in catalog.services.values()]
+
+
+def _add_delivery(store: Store, targets: list[Target], now: datetime) -> None:
+    for target in targets:
+        repo = target.document.get("repository")
+        if target.ref.kind != "repo" or not isinstance(repo, dict):
+            continue
+        runs = []
+        for key in {repo.get("slug"), repo.get("url")} - {None}:
+            runs.extend(store.pipeline_runs(repository=key, since=now - timedelta(days=30)))
+        target.document["delivery"] = delivery_metrics(runs, now)
