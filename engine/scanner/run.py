@@ -78,7 +78,9 @@ def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
     catalog, catalog_errors = _catalog(settings)
     extra = _catalog_repositories(catalog) if settings.scan.repositories_from_catalog else []
     collected = list(collect_all(settings.scan, extra))
-    catalog = _with_repository_catalogs(catalog, collected)
+    merged, merged_errors = _with_repository_catalogs(catalog, settings, collected)
+    if merged is not catalog:
+        catalog, catalog_errors = merged, merged_errors
     errors = catalog_errors + [e for c in collected for e in _errors(c)]
     timings["collect"] = time.perf_counter() - started
 
@@ -172,7 +174,8 @@ def _catalog(settings: Settings) -> tuple[Any, list[dict[str, Any]]]:
     return catalog, [_problem("catalog", p) for p in catalog.problems]
 
 
-def _with_repository_catalogs(catalog: Any, collected: list[Collected]) -> Any:
+def _with_repository_catalogs(catalog: Any, settings: Settings,
+                              collected: list[Collected]) -> tuple[Any, list[dict[str, Any]]]:
     """catalog-info.yaml files found in scanned repositories join the configured catalog."""
     from ..model import Location
 
@@ -188,22 +191,22 @@ def _with_repository_catalogs(catalog: Any, collected: list[Collected]) -> Any:
                                      entry.get("line"))
                     documents.append((entry["document"], where))
     if not documents:
-        return catalog
-    from ..catalog import catalog_from_documents
+        return catalog, []
+    from ..catalog import read_catalog
 
-    found = catalog_from_documents(documents)
-    return found if catalog is None else catalog.merged(found)
+    merged = read_catalog(list(settings.scan.catalog), documents=documents)
+    return merged, [_problem("catalog", p) for p in merged.problems]
 
 
 def _catalog_repositories(catalog: Any) -> list[str]:
     if catalog is None:
         return []
-    urls = []
+    urls = set()
     for service in catalog.services.values():
-        url = (service.links or {}).get("repository_url")
-        if url:
-            urls.append(url)
-    return sorted(set(urls))
+        link = service.links.repository
+        if link is not None and link.url:
+            urls.add(link.url)
+    return sorted(urls)
 
 
 def _with_services(catalog: Any, targets: list[Target], unowned: list[Target]) -> list[Target]:
@@ -238,9 +241,22 @@ def _service_rows(catalog: Any) -> list[dict[str, Any]]:
     return [{"ref": s.ref, "name": s.name, "title": s.title, "owner": s.owner,
              "type": s.type, "lifecycle": s.lifecycle, "system": s.system,
              "domain": s.domain, "tier": s.tier, "tags": list(s.tags),
-             "links": dict(s.links) if isinstance(s.links, dict) else {},
-             "location": str(s.location) if s.location else None}
+             "links": _links(s.links), "location": str(s.location) if s.location else None}
             for s in catalog.services.values()]
+
+
+def _links(links: Any) -> dict[str, Any]:
+    """The catalog's links as JSON for the store (dashboard and API read them)."""
+    repository = links.repository
+    return {
+        "kubernetes_id": links.kubernetes_id,
+        "kubernetes_label_selector": str(links.kubernetes_label_selector)
+        if links.kubernetes_label_selector is not None else None,
+        "kubernetes_namespace": links.kubernetes_namespace,
+        "repository": repository.url if repository is not None else None,
+        "repository_slug": repository.slug if repository is not None else None,
+        "ci": [{"provider": c.provider, "repository": c.repository.slug} for c in links.ci],
+    }
 
 
 def _add_delivery(store: Store, targets: list[Target], now: datetime) -> None:
