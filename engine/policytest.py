@@ -163,8 +163,11 @@ def _cases(function: Callable[..., Any]) -> Iterator[tuple[str, dict[str, Any] |
 
 
 def _values(value: Any, width: int) -> tuple[Any, ...]:
-    values = getattr(value, "values", value)  # pytest.param(...) keeps them in .values
-    return tuple(values) if width > 1 else (values[0] if hasattr(value, "values") else values,)
+    # pytest.param(...) keeps its values in .values; a plain dict case has a .values
+    # method too, so only a ParameterSet counts.
+    is_param = type(value).__name__ == "ParameterSet"
+    values = value.values if is_param else value
+    return tuple(values) if width > 1 else (values[0] if is_param else values,)
 
 
 def _case_id(value: Any, index: int, ids: Any) -> str:

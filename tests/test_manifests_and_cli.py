@@ -125,3 +125,13 @@ def test_demo_runs_on_the_example_estate():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "ledger" in done.stdout and "pss-baseline-privileged" in done.stdout
+
+
+def test_pathwarden_test_expands_parametrized_dict_cases(tmp_path, capsys):
+    (tmp_path / "test_cases.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('case', [{'a': 1}, {'a': 2}, pytest.param({'a': 3}, id='x')])\n"
+        "def test_dict_cases(case):\n    assert case['a'] in (1, 2)\n", encoding="utf-8")
+    assert main(["test", str(tmp_path)]) != 0
+    out = capsys.readouterr().out
+    assert "PASS: 2/3" in out and "test_dict_cases[x]" in out

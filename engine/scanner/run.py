@@ -89,10 +89,11 @@ def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
     scanned: list[tuple[Target, str]] = []
     unowned: list[Target] = []
     now = datetime.now(UTC)
+    repo_services: dict[str, Any] = {}
     for source in collected:
         if source.error is not None or not source.targets:
             continue
-        targets = _with_services(catalog, source.targets, unowned)
+        targets = _with_services(catalog, source.targets, unowned, repo_services)
         targets = [t for t in targets if shard.owns(t.ref.id)]
         _add_delivery(store, targets, now)
         scanned.extend((t, source.source) for t in targets)
@@ -186,10 +187,10 @@ def _with_repository_catalogs(catalog: Any, settings: Settings,
             if not isinstance(repo, dict):
                 continue
             for entry in repo.get("catalog") or []:
-                if isinstance(entry, dict) and isinstance(entry.get("document"), dict):
+                if isinstance(entry, dict) and isinstance(entry.get("entity"), dict):
                     where = Location(f"{repo.get('path')}/{entry.get('path')}",
                                      entry.get("line"))
-                    documents.append((entry["document"], where))
+                    documents.append((entry["entity"], where))
     if not documents:
         return catalog, []
     from ..catalog import read_catalog
@@ -209,19 +210,33 @@ def _catalog_repositories(catalog: Any) -> list[str]:
     return sorted(urls)
 
 
-def _with_services(catalog: Any, targets: list[Target], unowned: list[Target]) -> list[Target]:
-    """Targets with `ref.service` and a `service` fact in their document, for policies."""
+def _with_services(catalog: Any, targets: list[Target], unowned: list[Target],
+                   repo_services: dict[str, Any]) -> list[Target]:
+    """Targets with `ref.service` and a `service` fact in their document, for policies.
+
+    A pipeline belongs to its repository's service even when the repository has no remote
+    URL to match (a local checkout whose catalog-info.yaml claimed it)."""
     if catalog is None:
         return targets
     from ..catalog import assign_services
 
     owned, orphans = assign_services(catalog, targets)
-    orphan_ids = {t.ref.id for t in orphans}
-    unowned.extend(orphans)
     result = []
-    for target in [*owned, *orphans]:
-        service = catalog.services.get(target.ref.service) if target.ref.id not in \
-            orphan_ids else None
+    for target in owned:
+        service = catalog.services.get(target.ref.service)
+        if target.ref.kind == "repo":
+            repo_services[target.ref.name] = service
+        target.document["service"] = _service_fact(service)
+        result.append(target)
+    for target in orphans:
+        service = None
+        if target.ref.kind == "pipeline":
+            service = repo_services.get(target.ref.name.split("/", 1)[0])
+        if service is not None:
+            target = dataclasses.replace(target, ref=dataclasses.replace(
+                target.ref, service=service.ref))
+        else:
+            unowned.append(target)
         target.document["service"] = _service_fact(service)
         result.append(target)
     return result
