@@ -81,3 +81,41 @@ scan:
     repo_targets = [t for t in [*outcome.unowned] if t.ref.kind == "repo"]
     assert [t.ref.name for t in repo_targets] == ["shop-cart"]
     assert any((tmp_path / "cache").iterdir())  # cloned into the configured cache
+
+
+def test_policies_read_delivery_metrics_from_posted_runs(tmp_path, database_url):
+    repo = make_repo(tmp_path, "shop-web", catalog=True)
+    subprocess.run([*GIT, "-C", str(repo), "remote", "add", "origin",
+                    "https://github.com/acme/shop-web.git"], check=True)
+    policies = tmp_path / "org"
+    policies.mkdir()
+    (policies / "cadence.py").write_text('''
+from pathwarden.engine.rules import rule
+
+@rule(id="acme-deploys-weekly", targets=["repo"])
+def deploys_weekly(doc):
+    delivery = doc["delivery"]
+    if delivery["deployment_frequency_per_day"] < 1 / 7:
+        yield (f"{delivery['deployments']} deployment(s) in {delivery['window_days']} days, "
+               f"change failure rate {delivery['change_failure_rate']}")
+''', encoding="utf-8")
+    cfg = tmp_path / "pathwarden.yaml"
+    cfg.write_text(f"""
+store: {{url: "{database_url}"}}
+policies: {{dirs: [{policies}], builtin: false}}
+scan:
+  repositories: [{{path: {repo}}}]
+""", encoding="utf-8")
+    settings = load_settings(cfg, {})
+    from pathwarden.engine.loading.configured import configured_policy_set
+
+    with Store.open(database_url) as store:
+        now = datetime.now(UTC)
+        store.add_pipeline_runs([
+            PipelineRun(repository="acme/shop-web", finished_at=now, result="failure",
+                        deployment=True),
+            PipelineRun(repository="acme/shop-web", finished_at=now, result="success",
+                        deployment=True)])
+        outcome = run_scan(settings, configured_policy_set(settings), store)
+    [finding] = [f for f in outcome.findings if f.policy_id == "acme-deploys-weekly"]
+    assert finding.messages == ["2 deployment(s) in 30 days, change failure rate 0.5"]
