@@ -130,6 +130,15 @@ class ScanSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ScorecardSettings:
+    dirs: tuple[Path, ...] = ()
+    """The organisation's scorecard definitions (YAML), loaded after the built-in ones."""
+    builtin: bool = True
+    report_dir: Path | None = None
+    """Where `pathwarden serve` writes the report after each scheduled scan."""
+
+
+@dataclass(frozen=True, slots=True)
 class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -145,6 +154,7 @@ class Settings:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     scan: ScanSettings = field(default_factory=ScanSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    scorecards: ScorecardSettings = field(default_factory=ScorecardSettings)
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
@@ -164,6 +174,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         webhook=_webhook(raw.get("webhook") or {}, base, environ, path),
         scan=_scan(raw.get("scan") or {}, base, path),
         api=_api(raw.get("api") or {}, environ, path),
+        scorecards=_scorecards(raw.get("scorecards") or {}, base, path),
     )
 
 
@@ -249,6 +260,15 @@ def _scan(raw: Any, base: Path, path: Path | None) -> ScanSettings:
         timezone=str(raw.get("timezone", "UTC")),
         retention_days=retention,
     )
+
+
+def _scorecards(raw: Any, base: Path, path: Path | None) -> ScorecardSettings:
+    _expect_keys(raw, "scorecards", {"dirs", "builtin", "report_dir"}, path)
+    report_dir = raw.get("report_dir")
+    return ScorecardSettings(
+        dirs=tuple(base / d for d in _strings(raw, "dirs", path)),
+        builtin=bool(raw.get("builtin", True)),
+        report_dir=base / report_dir if report_dir else None)
 
 
 def _api(raw: Any, environ: Mapping[str, str], path: Path | None) -> ApiSettings:

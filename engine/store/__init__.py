@@ -15,6 +15,7 @@ from .models import (
     FindingRow,
     PipelineRun,
     ScanRow,
+    ScorecardResult,
     ServiceRow,
     StoreModel,
     TargetRow,
@@ -25,6 +26,6 @@ from .store import Store
 
 __all__ = [
     "DecisionLogEntry", "FindingDay", "FindingRow", "PipelineRun", "ScanBusy", "ScanResult",
-    "ScanRow", "ServiceRow", "Store", "StoreError", "StoreModel", "TargetRow",
+    "ScanRow", "ScorecardResult", "ServiceRow", "Store", "StoreError", "StoreModel", "TargetRow",
     "head_revision", "mask_url", "metadata",
 ]

@@ -208,3 +208,26 @@ class PipelineRun(StoreModel, table=True):
     deployment: bool = False
     environment: str | None = None
     url: str | None = None
+
+
+class ScorecardResult(StoreModel, table=True):
+    """One service on one scorecard on one day (a later computation that day replaces it)."""
+
+    __tablename__ = "scorecard_results"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    day: date = Field(index=True)
+    scorecard: str = Field(index=True)
+    service: str = Field(index=True)
+    owner: str | None = Field(default=None, index=True)
+    system: str | None = None
+    level: str | None = None
+    """The highest level reached, or null when not even the first."""
+    level_index: int = -1
+    score: float | None = None
+    """Weighted share of applicable rules passed (0-1); null when no rule applies."""
+    rules: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    """Per rule: id, title, level, status (pass|fail|warn|error|waived|n/a), weight,
+    counts by finding status, since (first failed), fixed (last fixed)."""
+    scan_id: int | None = None
+    computed_at: datetime = Field(sa_type=UTCDateTime)

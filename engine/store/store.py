@@ -26,6 +26,7 @@ from .models import (
     FindingRow,
     PipelineRun,
     ScanRow,
+    ScorecardResult,
     ServiceRow,
     TargetRow,
 )
@@ -177,6 +178,67 @@ class Store:
             query = query.where(col(FindingDay.day) >= since)
         with self._errors("cannot read history"), self._session() as session:
             return list(session.exec(query.order_by(col(FindingDay.day))).all())
+
+    def finding_counts(self) -> dict[tuple[str | None, str], dict[str, int]]:
+        """(service, policy) -> {status: targets} over the current scans, counted in SQL."""
+        with self._errors("cannot read findings"), self._session() as session:
+            latest = scans.latest_scan_ids(session.connection())
+            if not latest:
+                return {}
+            query = (sql_select(FindingRow.service, FindingRow.policy_id, FindingRow.status,
+                                func.count())
+                     .where(col(FindingRow.scan_id).in_(latest))
+                     .group_by(FindingRow.service, FindingRow.policy_id, FindingRow.status))
+            counts: dict[tuple[str | None, str], dict[str, int]] = {}
+            for service, policy, status, n in session.execute(query):
+                counts.setdefault((service, policy), {})[status] = n
+            return counts
+
+    # --- scorecards ----------------------------------------------------------------------
+
+    def write_scorecard_results(self, day: date, results: Sequence[dict[str, Any]]) -> None:
+        """Replace the day's results of the scorecards given, in one transaction."""
+        table = ScorecardResult.__table__  # type: ignore[attr-defined]
+        cards = sorted({r["scorecard"] for r in results})
+        now = _now()
+        with self._errors("cannot write scorecard results"), self._begin() as conn:
+            if cards:
+                conn.execute(table.delete().where(table.c.day == day,
+                                                  table.c.scorecard.in_(cards)))
+            rows = [{**r, "day": day, "computed_at": now} for r in results]
+            for start in range(0, len(rows), 2000):
+                conn.execute(table.insert(), rows[start:start + 2000])
+
+    def scorecard_results(self, *, day: date | None = None, scorecard: str | None = None,
+                          service: str | None = None, owner: str | None = None,
+                          since: date | None = None) -> list[ScorecardResult]:
+        """One day's results (the latest day when neither day nor since is given), or every
+        day from `since` on (history)."""
+        query = select(ScorecardResult)
+        with self._errors("cannot read scorecard results"), self._session() as session:
+            if since is not None:
+                query = query.where(col(ScorecardResult.day) >= since)
+            else:
+                if day is None:
+                    day = session.exec(sql_select(func.max(ScorecardResult.day))).one()[0]
+                    if day is None:
+                        return []
+                query = query.where(col(ScorecardResult.day) == day)
+            if scorecard is not None:
+                query = query.where(col(ScorecardResult.scorecard) == scorecard)
+            if service is not None:
+                query = query.where(col(ScorecardResult.service) == service)
+            if owner is not None:
+                query = query.where(col(ScorecardResult.owner) == owner)
+            query = query.order_by(col(ScorecardResult.day), col(ScorecardResult.service))
+            return list(session.exec(query).all())
+
+    def latest_scorecard_day(self, before: date | None = None) -> date | None:
+        query = sql_select(func.max(ScorecardResult.day))
+        if before is not None:
+            query = query.where(col(ScorecardResult.day) < before)
+        with self._errors("cannot read scorecard results"), self._session() as session:
+            return session.execute(query).one()[0]
 
     # --- pipeline runs -----------------------------------------------------------------
 
