@@ -1,0 +1,213 @@
+"""What leads look at, computed once for the report and the dashboard alike.
+
+Plain functions over stored scorecard results: adoption of each golden path (by level,
+overall, per team and per system), trends, the rules failing most often, movers, and what
+blocks a service's next level. The report renders these to files, the dashboard to pages;
+neither computes its own numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from ..engine.store import ScorecardResult, ServiceRow
+from .definitions import Scorecard
+
+NONE_LEVEL = "none"
+"""Shown for services that have not reached the first level."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFilter:
+    """The dashboard's and report's filters; empty fields match everything."""
+
+    team: str | None = None
+    system: str | None = None
+    lifecycle: str | None = None
+    tier: str | None = None
+
+    def matches(self, service: ServiceRow | None) -> bool:
+        if service is None:
+            return not (self.team or self.system or self.lifecycle or self.tier)
+        owner = service.owner or ""
+        return ((not self.team or self.team in (owner, owner.split("/")[-1]))
+                and (not self.system or service.system == self.system)
+                and (not self.lifecycle or service.lifecycle == self.lifecycle)
+                and (not self.tier or str(service.tier) == self.tier))
+
+    def apply(self, results: Iterable[ScorecardResult],
+              services: Mapping[str, ServiceRow]) -> list[ScorecardResult]:
+        return [r for r in results if self.matches(services.get(r.service))]
+
+    def query(self) -> dict[str, str]:
+        return {k: v for k in ("team", "system", "lifecycle", "tier")
+                if (v := getattr(self, k))}
+
+
+@dataclass(slots=True)
+class Adoption:
+    """How far one golden path is adopted: services per level, overall and per group."""
+
+    scorecard: Scorecard
+    services: int = 0
+    levels: dict[str, int] = field(default_factory=dict)
+    average_score: float | None = None
+    by_team: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_system: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def level_names(self) -> list[str]:
+        return [NONE_LEVEL, *(lvl.name for lvl in self.scorecard.levels)]
+
+    def share(self, level: str) -> float:
+        return self.levels.get(level, 0) / self.services if self.services else 0.0
+
+    def at_least(self, level: str) -> float:
+        """Share of services at this level or higher."""
+        names = self.level_names
+        index = names.index(level)
+        reached = sum(self.levels.get(n, 0) for n in names[index:])
+        return reached / self.services if self.services else 0.0
+
+
+def level_of(result: ScorecardResult) -> str:
+    return result.level or NONE_LEVEL
+
+
+def team_of(owner: str | None) -> str:
+    return (owner or "unowned").split("/")[-1]
+
+
+def adoption(results: Sequence[ScorecardResult], cards: Sequence[Scorecard]) -> list[Adoption]:
+    by_card: dict[str, list[ScorecardResult]] = defaultdict(list)
+    for r in results:
+        by_card[r.scorecard].append(r)
+    out = []
+    for card in cards:
+        mine = by_card.get(card.id, [])
+        item = Adoption(card, services=len(mine), levels=dict(Counter(map(level_of, mine))))
+        scores = [r.score for r in mine if r.score is not None]
+        item.average_score = round(sum(scores) / len(scores), 4) if scores else None
+        for r in mine:
+            team = item.by_team.setdefault(team_of(r.owner), {})
+            team[level_of(r)] = team.get(level_of(r), 0) + 1
+            system = item.by_system.setdefault(r.system or "no system", {})
+            system[level_of(r)] = system.get(level_of(r), 0) + 1
+        out.append(item)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    day: date
+    services: int
+    at_least: dict[str, float]
+    """Share of services at each level or higher."""
+    average_score: float | None
+
+
+def trend(history: Sequence[ScorecardResult], card: Scorecard, *, days: int,
+          today: date) -> list[TrendPoint]:
+    since = today - timedelta(days=days - 1)
+    per_day: dict[date, list[ScorecardResult]] = defaultdict(list)
+    for r in history:
+        if r.scorecard == card.id and r.day >= since:
+            per_day[r.day].append(r)
+    points = []
+    for day in sorted(per_day):
+        rows = per_day[day]
+        item = adoption(rows, [card])[0]
+        points.append(TrendPoint(day, len(rows),
+                                 {lvl.name: round(item.at_least(lvl.name), 4)
+                                  for lvl in card.levels}, item.average_score))
+    return points
+
+
+@dataclass(frozen=True, slots=True)
+class FailingRule:
+    scorecard: str
+    rule: str
+    title: str
+    kind: str
+    target: str
+    services: int
+    teams: int
+
+
+def failing_rules(results: Sequence[ScorecardResult], *, limit: int = 10) -> list[FailingRule]:
+    """Rules failing for the most services (errors count: compliance is unknown there)."""
+    hits: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in results:
+        for rule in r.rules:
+            if rule["status"] in ("fail", "error"):
+                entry = hits.setdefault((r.scorecard, rule["id"]), {
+                    "rule": rule, "services": 0, "teams": set()})
+                entry["services"] += 1
+                entry["teams"].add(team_of(r.owner))
+    ranked = sorted(hits.items(), key=lambda kv: (-kv[1]["services"], kv[0]))
+    return [FailingRule(card, rid, e["rule"]["title"], e["rule"]["kind"], e["rule"]["target"],
+                        e["services"], len(e["teams"])) for (card, rid), e in ranked[:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    scorecard: str
+    service: str
+    owner: str | None
+    level_before: str
+    level_after: str
+    score_before: float | None
+    score_after: float | None
+
+    @property
+    def delta(self) -> float:
+        return (self.score_after or 0.0) - (self.score_before or 0.0)
+
+
+def movers(current: Sequence[ScorecardResult], earlier: Sequence[ScorecardResult],
+           *, limit: int = 10) -> tuple[list[Move], list[Move]]:
+    """(biggest improvers, biggest regressions) between two days: level first, then score."""
+    before = {(r.scorecard, r.service): r for r in earlier}
+    moves = []
+    for r in current:
+        old = before.get((r.scorecard, r.service))
+        if old is None:
+            continue
+        move = Move(r.scorecard, r.service, r.owner, level_of(old), level_of(r), old.score,
+                    r.score)
+        if (r.level_index, r.score or 0) != (old.level_index, old.score or 0):
+            moves.append((r.level_index - old.level_index, move))
+    up = sorted((m for m in moves if (m[0], m[1].delta) > (0, 0)),
+                key=lambda m: (-m[0], -m[1].delta, m[1].service))
+    down = sorted((m for m in moves if (m[0], m[1].delta) < (0, 0)),
+                  key=lambda m: (m[0], m[1].delta, m[1].service))
+    return [m for _, m in up[:limit]], [m for _, m in down[:limit]]
+
+
+def blocking_rules(result: ScorecardResult, card: Scorecard) -> tuple[str | None,
+                                                                       list[dict[str, Any]]]:
+    """The next level's name and the rules (of it and below) that keep the service from it."""
+    next_index = result.level_index + 1
+    if next_index >= len(card.levels):
+        return None, []
+    wanted = {lvl.name for lvl in card.levels[:next_index + 1]}
+    return card.levels[next_index].name, [
+        r for r in result.rules
+        if r["level"] in wanted and r["status"] not in ("pass", "warn", "n/a")]
+
+
+def teams_ranked(results: Sequence[ScorecardResult]) -> list[tuple[str, float, int]]:
+    """(team, average score over its services and scorecards, services), best first."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    services: dict[str, set[str]] = defaultdict(set)
+    for r in results:
+        services[team_of(r.owner)].add(r.service)
+        if r.score is not None:
+            scores[team_of(r.owner)].append(r.score)
+    ranked = [(team, round(sum(s) / len(s), 4) if s else 0.0, len(services[team]))
+              for team, s in ((t, scores.get(t, [])) for t in services)]
+    return sorted(ranked, key=lambda t: (-t[1], t[0]))
