@@ -1,0 +1,30 @@
+"""What the server's API, dashboard and report share: the store, the configuration, the
+loaded policies and scorecards. Built once by `pathwarden serve` / `report` / `demo`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..engine.model import Policy
+from ..engine.settings import Settings
+from ..engine.store import Store
+from .definitions import Scorecard, ScorecardSet
+
+if TYPE_CHECKING:
+    from ..engine.scanner.schedule import Scanner
+
+
+@dataclass
+class AppContext:
+    store: Store
+    settings: Settings
+    policies: dict[str, Policy]
+    """Policy id -> policy (titles, remediation, urls, tags for pages and reports)."""
+    scorecards: ScorecardSet
+    scanner: Scanner | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def cards(self) -> list[Scorecard]:
+        return self.scorecards.scorecards
