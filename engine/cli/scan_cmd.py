@@ -45,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         outcome = run_scan(settings, policy_set, store, shard=shard)
+        if outcome.status != "failed":
+            from ...scorecards.compute import after_scan
+
+            after_scan(settings, store, policy_set.policies, scan_id=outcome.scan_id)
     except ScanBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
