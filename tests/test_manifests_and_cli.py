@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from pathwarden.engine.cli.main import main
@@ -118,13 +116,6 @@ def test_pathwarden_test_survives_a_rego_cpp_abort_in_one_file(write, capsys, tm
     assert main(["test", "-v", str(tmp_path / "t")]) == 1
     out = capsys.readouterr().out
     assert "rego-cpp aborted" in out and "test_python_still_runs: PASS" in out
-
-
-def test_demo_runs_on_the_example_estate():
-    done = subprocess.run([sys.executable, "-m", "pathwarden.engine.cli.main", "demo"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "ledger" in done.stdout and "pss-baseline-privileged" in done.stdout
 
 
 def test_pathwarden_test_expands_parametrized_dict_cases(tmp_path, capsys):

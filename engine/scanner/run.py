@@ -177,9 +177,15 @@ def _catalog(settings: Settings) -> tuple[Any, list[dict[str, Any]]]:
 
 def _with_repository_catalogs(catalog: Any, settings: Settings,
                               collected: list[Collected]) -> tuple[Any, list[dict[str, Any]]]:
-    """catalog-info.yaml files found in scanned repositories join the configured catalog."""
+    """catalog-info.yaml files found in scanned repositories join the configured catalog.
+
+    An entity the configured catalog already has is the same entity seen twice (Backstage
+    registers repository files through the central catalog too): the configured one wins,
+    silently; only entities new to the catalog are added."""
+    from ..catalog.refs import make_ref
     from ..model import Location
 
+    known = set(catalog.entities) if catalog is not None else set()
     documents = []
     for source in collected:
         for target in source.targets:
@@ -187,7 +193,14 @@ def _with_repository_catalogs(catalog: Any, settings: Settings,
             if not isinstance(repo, dict):
                 continue
             for entry in repo.get("catalog") or []:
-                if isinstance(entry, dict) and isinstance(entry.get("entity"), dict):
+                entity = entry.get("entity") if isinstance(entry, dict) else None
+                if isinstance(entity, dict) and isinstance(entity.get("metadata"), dict):
+                    meta = entity["metadata"]
+                    ref = make_ref(str(entity.get("kind", "")),
+                                   str(meta.get("namespace") or "default"),
+                                   str(meta.get("name", "")))
+                    if ref in known:
+                        continue
                     where = Location(f"{repo.get('path')}/{entry.get('path')}",
                                      entry.get("line"))
                     documents.append((entry["entity"], where))
