@@ -143,7 +143,20 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     tokens: tuple[str, ...] = ()
-    """Bearer tokens for write endpoints; prefer PATHWARDEN_API_TOKEN (comma-separated)."""
+    """`sha256:<hex>` digests of the bearer tokens the API accepts: those of `api.tokens`
+    (written hashed: `pathwarden token hash`) and of PATHWARDEN_API_TOKEN (plain,
+    comma-separated, from a Secret; hashed when read). Plain tokens never stay in memory."""
+    read: str = "open"
+    """`open`: reads need no token (put the server behind the platform's SSO); `token`:
+    reads need a bearer token too. Writes always need one."""
+
+    @staticmethod
+    def digest(token: str) -> str:
+        """How a token is stored and compared. Tokens are random (`pathwarden token new`),
+        so a plain SHA-256 suffices: there is no password to guess, only a leak to blunt."""
+        import hashlib
+
+        return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,15 +285,29 @@ def _scorecards(raw: Any, base: Path, path: Path | None) -> ScorecardSettings:
 
 
 def _api(raw: Any, environ: Mapping[str, str], path: Path | None) -> ApiSettings:
-    _expect_keys(raw, "api", {"host", "port", "tokens"}, path)
-    tokens = tuple(_strings(raw, "tokens", path))
-    env_tokens = environ.get(ENV_PREFIX + "API_TOKEN")
-    if env_tokens:
-        tokens = tuple(t.strip() for t in env_tokens.split(",") if t.strip())
+    _expect_keys(raw, "api", {"host", "port", "tokens", "read"}, path)
+    tokens = []
+    for i, entry in enumerate(_strings(raw, "tokens", path)):
+        kind, _, hexdigest = entry.strip().partition(":")
+        if kind != "sha256" or len(hexdigest) != 64 or not all(
+                c in "0123456789abcdefABCDEF" for c in hexdigest):
+            # The entry itself is not echoed: it is most likely a plain token, a secret.
+            raise ConfigError(
+                f"config {path}: api.tokens[{i}] is not a token digest: the config file holds "
+                "tokens hashed, as `sha256:<64 hex digits>`. Hash it with `pathwarden token "
+                "hash` (reads the token from stdin) and put that line there instead, or pass "
+                "plain tokens in PATHWARDEN_API_TOKEN")
+        tokens.append(f"sha256:{hexdigest.lower()}")
+    env_tokens = environ.get(ENV_PREFIX + "API_TOKEN") or ""
+    tokens += [ApiSettings.digest(t.strip()) for t in env_tokens.split(",") if t.strip()]
     port = raw.get("port", 8080)
     if not isinstance(port, int) or isinstance(port, bool):
         raise ConfigError(f"config {path}: api.port must be a number")
-    return ApiSettings(str(raw.get("host", "127.0.0.1")), port, tokens)
+    read = raw.get("read", "open")
+    if read not in ("open", "token"):
+        raise ConfigError(f"config {path}: api.read is {read!r}; use open or token")
+    return ApiSettings(str(raw.get("host", "127.0.0.1")), port, tuple(dict.fromkeys(tokens)),
+                       read)
 
 
 _ENFORCEMENTS = ("deny", "warn", "audit")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from ..engine.store import ScorecardResult, ServiceRow
+from ..engine.store import FindingRow, ScorecardResult, ServiceRow, TargetRow
 from .definitions import Scorecard
 
 NONE_LEVEL = "none"
@@ -211,3 +211,161 @@ def teams_ranked(results: Sequence[ScorecardResult]) -> list[tuple[str, float, i
     ranked = [(team, round(sum(s) / len(s), 4) if s else 0.0, len(services[team]))
               for team, s in ((t, scores.get(t, [])) for t in services)]
     return sorted(ranked, key=lambda t: (-t[1], t[0]))
+
+
+# --- added for the report (and usable by the dashboard) ---------------------------------
+
+def services_failing(results: Sequence[ScorecardResult], scorecard: str,
+                     rule: str) -> list[str]:
+    """The services a rule fails (or errors) for: the drill-down behind a FailingRule."""
+    return sorted({r.service for r in results if r.scorecard == scorecard
+                   for item in r.rules
+                   if item["id"] == rule and item["status"] in ("fail", "error")})
+
+
+def policy_failures(counts: Mapping[tuple[str | None, str], Mapping[str, int]],
+                    policies: Iterable[str], services: Iterable[str]) -> list[tuple[str, int]]:
+    """(policy, services failing it), most first, among `services`: which of the policies
+    behind a tag rule to fix first. `counts` is `Store.finding_counts()`."""
+    wanted = set(services)
+    hits: Counter[str] = Counter()
+    for policy in set(policies):
+        for service in wanted:
+            found = counts.get((service, policy), {})
+            if found.get("fail") or found.get("error"):
+                hits[policy] += 1
+    return sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def is_ownership_policy(policy_id: str) -> bool:
+    """`catalog-workload-owned`, `catalog-repository-owned`, and any later `catalog-*-owned`."""
+    return policy_id.startswith("catalog-") and policy_id.endswith("-owned")
+
+
+@dataclass(frozen=True, slots=True)
+class UnownedTarget:
+    """A judged target no catalog service claims: its findings reach nobody."""
+
+    target: str
+    kind: str
+    object_kind: str | None
+    name: str
+    namespace: str | None
+    source: str | None
+    location: str | None
+    failing: tuple[str, ...]
+    """Policies failing or erroring on it: the work nobody is told about."""
+    flagged: bool
+    """An ownership policy (`catalog-*-owned`) fails on it, so the catalog should claim it
+    (targets such as Namespaces are unowned without being expected to have a service)."""
+
+
+def unowned_targets(findings: Iterable[tuple[FindingRow, TargetRow]]) -> list[UnownedTarget]:
+    """Targets of `Store.current_findings()` without a service, the flagged ones first."""
+    grouped: dict[str, tuple[TargetRow, set[str], bool]] = {}
+    for finding, target in findings:
+        owned_fail = is_ownership_policy(finding.policy_id) and finding.status == "fail"
+        if finding.service is not None and not owned_fail:
+            continue
+        _, failing, flagged = grouped.setdefault(target.target_id, (target, set(), False))
+        if finding.status in ("fail", "error"):
+            failing.add(finding.policy_id)
+        if owned_fail and not flagged:
+            grouped[target.target_id] = (target, failing, True)
+    out = [UnownedTarget(t.target_id, t.kind, t.object_kind, t.name, t.namespace, t.source,
+                         t.location, tuple(sorted(failing)), flagged)
+           for t, failing, flagged in grouped.values()]
+    return sorted(out, key=lambda u: (not u.flagged, u.target))
+
+
+# --- added for the dashboard (policy page) ----------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PolicyOffender:
+    """A service (or unowned targets, `service` None) that a policy fails for right now."""
+
+    service: str | None
+    failing: int
+    """Targets failing the policy."""
+    errors: int
+    """Targets the policy could not judge: compliance there is unknown."""
+    message: str | None
+    """The first violation message (or error), so the page shows what is wrong."""
+    since: date | None
+    """Since when it fails: a scorecard rule's `since`, else the finding history."""
+
+
+def policy_offenders(findings: Iterable[tuple[FindingRow, TargetRow]],
+                     since: Mapping[str, date]) -> list[PolicyOffender]:
+    """Services failing one policy, from `Store.current_findings(policy=...)`; longest failing
+    first, since a lead's question is which failures have been left alone."""
+    grouped: dict[str | None, dict[str, Any]] = {}
+    for finding, _target in findings:
+        if finding.status not in ("fail", "error"):
+            continue
+        entry = grouped.setdefault(finding.service, {"fail": 0, "error": 0, "message": None})
+        entry[finding.status] += 1
+        if entry["message"] is None:
+            entry["message"] = finding.error or next(
+                (v.get("msg") for v in finding.violations or [] if v.get("msg")), None)
+    out = [PolicyOffender(service, e["fail"], e["error"], e["message"],
+                          since.get(service) if service else None)
+           for service, e in grouped.items()]
+    return sorted(out, key=lambda o: (o.since or date.max, o.service is None,
+                                      o.service or ""))
+
+
+def failing_since(results: Iterable[ScorecardResult], policy_id: str,
+                  tags: Iterable[str] = ()) -> dict[str, date]:
+    """Per service, the `since` of a failing scorecard rule on the policy itself, else of a
+    failing rule on one of its tags (which may have started failing for a sibling policy,
+    so it is only the fallback). The earliest wins across scorecards."""
+    tags = set(tags)
+    exact: dict[str, date] = {}
+    by_tag: dict[str, date] = {}
+    for r in results:
+        for rule in r.rules:
+            if rule.get("status") not in ("fail", "error") or not rule.get("since"):
+                continue
+            day = date.fromisoformat(rule["since"])
+            if rule.get("kind") == "policy" and rule.get("target") == policy_id:
+                exact[r.service] = min(day, exact.get(r.service, day))
+            elif rule.get("kind") == "tag" and rule.get("target") in tags:
+                by_tag[r.service] = min(day, by_tag.get(r.service, day))
+    return {**by_tag, **exact}
+
+
+def failing_streaks(history: Iterable[Any], policy_id: str) -> dict[str, date]:
+    """Per service, the first day of the unbroken run of failing days that reaches its last
+    recorded day, from `Store.finding_days()`: for policies no scorecard rule names."""
+    failing: dict[str, dict[date, bool]] = defaultdict(dict)
+    for row in history:
+        if row.policy_id != policy_id:
+            continue
+        bad = bool(row.counts.get("fail") or row.counts.get("error"))
+        days = failing[row.service]
+        days[row.day] = days.get(row.day, False) or bad
+    out = {}
+    for service, days in failing.items():
+        start = None
+        for day in sorted(days, reverse=True):
+            if not days[day]:
+                break
+            start = day
+        if start is not None:
+            out[service] = start
+    return out
+
+
+def denials_per_day(decisions: Iterable[Any], policy_id: str, *, days: int,
+                    today: date) -> list[tuple[date, int]]:
+    """Admission requests denied on the policy per UTC day, every day of the window present
+    (zero included), so a chart's gaps mean quiet days rather than missing data."""
+    start = today - timedelta(days=days - 1)
+    counts: Counter[date] = Counter()
+    for entry in decisions:
+        day = entry.time.date()
+        if not entry.allowed and policy_id in (entry.denied or []) and start <= day <= today:
+            counts[day] += 1
+    return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
+            for i in range(days)]

@@ -12,16 +12,18 @@ from . import (
     demo_cmd,
     eval_cmd,
     policies_cmd,
+    report_cmd,
     scan_cmd,
     serve_cmd,
     test_cmd,
+    token_cmd,
     webhook_cmd,
     webhook_config_cmd,
 )
 
 COMMANDS = (
     eval_cmd, test_cmd, policies_cmd, demo_cmd, scan_cmd, serve_cmd, webhook_cmd, certs_cmd,
-    webhook_config_cmd, db_cmd,
+    webhook_config_cmd, db_cmd, token_cmd, report_cmd,
 )
 
 

@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ...scorecards.api import create_api
+    from ...scorecards.context import AppContext
+    from ...scorecards.definitions import load_scorecards
     from ..scanner.schedule import Scanner
     from ..store import Store
 
@@ -49,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     if not settings.api.tokens:
         print("note: no API token configured; write endpoints answer 403", file=sys.stderr)
     try:
-        uvicorn.run(create_api(store, scanner, settings.api), host=host, port=port,
+        ctx = AppContext(store, settings, {p.id: p for p in policy_set.policies},
+                         load_scorecards(settings.scorecards.dirs,
+                                         builtin=settings.scorecards.builtin), scanner)
+        uvicorn.run(create_api(ctx), host=host, port=port,
                     log_level="warning", access_log=False)
     finally:
         scanner.shutdown()

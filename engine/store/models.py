@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, MetaData
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -157,6 +157,8 @@ class FindingRow(StoreModel, table=True):
     """One policy on one target in one scan."""
 
     __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_scan_id_status", "scan_id", "status"),)
+    """Current findings of one status are counted and paged from the index (0004)."""
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     scan_id: int = Field(foreign_key="scans.id", index=True, sa_type=ROW_ID,
@@ -214,6 +216,13 @@ class ScorecardResult(StoreModel, table=True):
     """One service on one scorecard on one day (a later computation that day replaces it)."""
 
     __tablename__ = "scorecard_results"
+    __table_args__ = (
+        Index("ix_scorecard_results_scorecard_day_service", "scorecard", "day", "service"),
+        Index("ix_scorecard_results_scorecard_day_level", "scorecard", "day", "level",
+              "score"),
+    )
+    """A scorecard's day in service order, and its history's level counts, from indexes
+    alone (0004; see bench/dashboard.py)."""
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     day: date = Field(index=True)

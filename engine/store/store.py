@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, exists, func, literal,
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from . import database, migrate, scans
 from .models import (
@@ -96,12 +97,24 @@ class Store:
             session.add_all(entries)
             session.commit()
 
-    def decisions(self, *, limit: int = 100, namespace: str | None = None,
+    def decisions(self, *, limit: int = 100, offset: int = 0, namespace: str | None = None,
                   policy: str | None = None, allowed: bool | None = None,
                   since: datetime | None = None) -> list[DecisionLogEntry]:
         """Newest first. `policy` matches entries that denied, warned or audited on it."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must not be negative, not {offset}")
+        query = self.decisions_query(namespace=namespace, policy=policy, allowed=allowed,
+                                     since=since).limit(limit).offset(offset)
+        with self._errors("cannot read decisions"), self._session() as session:
+            return list(session.exec(query).all())
+
+    def decisions_query(self, *, namespace: str | None = None, policy: str | None = None,
+                        allowed: bool | None = None,
+                        since: datetime | None = None) -> SelectOfScalar[DecisionLogEntry]:
+        """The filtered decision log, newest first, unexecuted: for `page` (the API counts
+        and pages it in SQL) and `decisions`. The policy filter differs per dialect."""
         query = select(DecisionLogEntry)
         if namespace is not None:
             query = query.where(col(DecisionLogEntry.namespace) == namespace)
@@ -116,10 +129,31 @@ class Store:
                 _json_list_contains(column, policy, dialect) for column in (
                     col(DecisionLogEntry.denied), col(DecisionLogEntry.warned),
                     col(DecisionLogEntry.audited)))))
-        query = query.order_by(col(DecisionLogEntry.time).desc(),
-                               col(DecisionLogEntry.id).desc()).limit(limit)
-        with self._errors("cannot read decisions"), self._session() as session:
+        return query.order_by(col(DecisionLogEntry.time).desc(),
+                              col(DecisionLogEntry.id).desc())
+
+    # --- reads composed by callers (the REST API) ------------------------------------------
+
+    def page(self, query: Select[Any] | SelectOfScalar[Any], *, limit: int,
+             offset: int = 0) -> tuple[list[Any], int]:
+        """One page of `query` and the number of rows it pages through, both in SQL: list
+        endpoints must not load a whole table to show a hundred rows of it."""
+        counted = sql_select(func.count()).select_from(query.order_by(None).subquery())
+        with self._errors("cannot read"), self._session() as session:
+            total = int(session.execute(counted).scalar_one())
+            if offset >= total:
+                return [], total
+            return list(session.exec(query.limit(limit).offset(offset)).all()), total
+
+    def rows(self, query: Select[Any] | SelectOfScalar[Any]) -> list[Any]:
+        """All rows of a select over the store's tables (small answers: counts, one row)."""
+        with self._errors("cannot read"), self._session() as session:
             return list(session.exec(query).all())
+
+    def current_scan_ids(self) -> list[int]:
+        """The newest ended scan of every scope and shard: what "current findings" means."""
+        with self._errors("cannot read scans"), self._engine.connect() as conn:
+            return scans.latest_scan_ids(conn)
 
     # --- scans -------------------------------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""A team's page: its services on every scorecard and what stands between each of them and
+the next level, so a lead can hand out concrete work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from markupsafe import Markup
+
+from ...engine.store import ScorecardResult, ServiceRow
+from ..context import AppContext
+from ..views import ServiceFilter, adoption, blocking_rules, team_of, trend
+from .charts import Series, line_chart, series_colour
+from .common import Snapshot
+from .overview import card_view
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    result: ScorecardResult
+    card_title: str
+    next_level: str
+    rules: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    service: ServiceRow
+    results: dict[str, ScorecardResult]
+    """Scorecard id -> the service's result (absent when the scorecard does not apply)."""
+
+
+def known_team(snap: Snapshot, team: str) -> bool:
+    return any(team in (s.owner, team_of(s.owner)) for s in snap.services.values() if s.owner)
+
+
+def team_page(ctx: AppContext, snap: Snapshot, team: str, flt: ServiceFilter,
+              days: int) -> dict[str, Any]:
+    flt = replace(flt, team=team)
+    services = [s for s in snap.services.values() if flt.matches(s)]
+    results = snap.filtered(flt)
+    by_service: dict[str, dict[str, ScorecardResult]] = {}
+    for r in results:
+        by_service.setdefault(r.service, {})[r.scorecard] = r
+    lines = [ServiceLine(s, by_service.get(s.ref, {})) for s in services]
+    blockers = []
+    for r in results:
+        card = ctx.scorecards.get(r.scorecard)
+        if card is None:
+            continue
+        next_level, rules = blocking_rules(r, card)
+        if next_level is not None and rules:
+            blockers.append(Blocker(r, card.title, next_level, rules))
+    order = {c.id: i for i, c in enumerate(ctx.cards)}
+    blockers.sort(key=lambda b: (b.result.service, order.get(b.result.scorecard, 99)))
+    page: dict[str, Any] = {"team": team, "lines": lines, "blockers": blockers, "cards": [],
+                            "trend": None, "results": results}
+    if snap.day is None or not results:
+        return page
+    history = flt.apply(ctx.store.scorecard_results(
+        since=snap.day - timedelta(days=days - 1)), snap.services)
+    page["cards"] = [card_view(card, item, history, days=days, today=snap.day)
+                     for card, item in zip(ctx.cards, adoption(results, ctx.cards),
+                                           strict=True) if item.services]
+    page["trend"] = score_trend(ctx, history, days=days, snap=snap)
+    return page
+
+
+def score_trend(ctx: AppContext, history: list[ScorecardResult], *, days: int,
+                snap: Snapshot) -> tuple[Markup, list[Series]] | None:
+    """Average score per scorecard per day: one chart for the whole team."""
+    assert snap.day is not None
+    series = []
+    for i, card in enumerate(ctx.cards):
+        points = trend(history, card, days=days, today=snap.day)
+        if any(p.average_score is not None for p in points):
+            series.append(Series(card.title, [(p.day, p.average_score) for p in points],
+                                 series_colour(i)))
+    if not series:
+        return None
+    chart = line_chart(series, start=snap.day - timedelta(days=days - 1), end=snap.day,
+                       label=f"Average score per scorecard over the last {days} days")
+    return chart, series

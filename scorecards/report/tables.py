@@ -1,0 +1,95 @@
+"""CSV files of the report, for spreadsheets: long tables (one fact per row) that pivot.
+
+Text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) gets a leading
+quote: catalog names and policy texts come from many repositories.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .build import Report
+from .data import report_data
+
+SERVICES = ("service", "name", "owner", "team", "system", "lifecycle", "tier", "scorecard",
+            "level", "score", "next_level", "failing_rules", "blocking_rules")
+ADOPTION = ("scorecard", "group_by", "group", "level", "services", "share")
+FAILING = ("rank", "scorecard", "rule", "title", "level", "kind", "target", "services",
+           "teams", "remediation", "url", "failing_policies")
+TREND = ("scorecard", "day", "services", "level", "at_least", "average_score")
+UNOWNED = ("target", "kind", "object_kind", "name", "namespace", "source", "location",
+           "ownership_policy_failed", "failing_policies")
+
+
+def render_csv(report: Report) -> dict[str, str]:
+    """File name -> CSV text."""
+    data = report_data(report)
+    return {
+        "services.csv": _csv(SERVICES, _services(data)),
+        "adoption.csv": _csv(ADOPTION, _adoption(data)),
+        "failing_rules.csv": _csv(FAILING, _failing(data)),
+        "trend.csv": _csv(TREND, _trend(data)),
+        "unowned_targets.csv": _csv(UNOWNED, _unowned(data)),
+    }
+
+
+def _services(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
+    for s in data["services"]:
+        yield (s["service"], s["name"], s["owner"], s["team"], s["system"], s["lifecycle"],
+               s["tier"], s["scorecard"], s["level"], s["score"], s["next_level"],
+               ";".join(s["failing_rules"]), ";".join(b["rule"] for b in s["blocking"]))
+
+
+def _adoption(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
+    for card in data["scorecards"]:
+        for a in card["adoption"]:
+            yield card["id"], "all", "all", a["level"], a["services"], a["share"]
+        for group_by, key in (("team", "by_team"), ("system", "by_system")):
+            for group in card[key]:
+                for level, n in group["levels"].items():
+                    yield card["id"], group_by, group["name"], level, n, group["shares"][level]
+
+
+def _failing(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
+    for rank, r in enumerate(data["failing_rules"], 1):
+        yield (rank, r["scorecard"], r["rule"], r["title"], r["level"], r["kind"], r["target"],
+               r["services"], r["teams"], r["remediation"], r["url"],
+               ";".join(p["id"] for p in r["policies"]))
+
+
+def _trend(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
+    for card in data["scorecards"]:
+        longest = max(card["trends"], key=lambda t: t["days"], default=None)
+        for point in longest["points"] if longest else []:
+            for level, share in point["at_least"].items():
+                yield (card["id"], point["day"], point["services"], level, share,
+                       point["average_score"])
+
+
+def _unowned(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
+    for u in data["unowned_targets"]:
+        yield (u["target"], u["kind"], u["object_kind"], u["name"], u["namespace"],
+               u["source"], u["location"], u["ownership_policy_failed"],
+               ";".join(u["failing_policies"]))
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
