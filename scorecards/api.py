@@ -503,17 +503,19 @@ def _finding_routes(router: APIRouter, ctx: AppContext) -> None:
                 col(ScanRow.id) == scan)):
             raise ApiError(404, f"unknown scan {scan}")
         scan_ids = [scan] if scan is not None else ctx.store.current_scan_ids()
-        query = (select(FindingRow, TargetRow)
-                 .join(TargetRow, col(TargetRow.id) == col(FindingRow.target))
-                 .where(col(FindingRow.scan_id).in_(scan_ids)))
         ref = _service_ref(ctx, service)
-        for column, value in ((FindingRow.service, ref), (FindingRow.policy_id, policy),
-                              (FindingRow.status, status), (FindingRow.severity, severity),
-                              (TargetRow.kind, kind)):
-            if value is not None:
-                query = query.where(col(column) == str(value))
+        where = [col(FindingRow.scan_id).in_(scan_ids)] + [
+            col(column) == str(value) for column, value in (
+                (FindingRow.service, ref), (FindingRow.policy_id, policy),
+                (FindingRow.status, status), (FindingRow.severity, severity),
+                (TargetRow.kind, kind)) if value is not None]
+        on_target = col(TargetRow.id) == col(FindingRow.target)
+        query = select(FindingRow, TargetRow).join(TargetRow, on_target).where(*where)
+        count = select(FindingRow.id).where(*where)  # counting needs no target, but by kind
+        if kind is not None:
+            count = count.join(TargetRow, on_target)
         rows, total = ctx.store.page(query.order_by(col(FindingRow.id)), limit=at.limit,
-                                     offset=at.offset)
+                                     offset=at.offset, count=count)
         return _page(request, [{**_dump(f, "id", "target"), "target": _dump(t, "id")}
                                for f, t in rows], total, at)
 

@@ -295,12 +295,13 @@ class PolicyOffender:
     """Since when it fails: a scorecard rule's `since`, else the finding history."""
 
 
-def policy_offenders(findings: Iterable[tuple[FindingRow, TargetRow]],
+def policy_offenders(findings: Iterable[Any],
                      since: Mapping[str, date]) -> list[PolicyOffender]:
-    """Services failing one policy, from `Store.current_findings(policy=...)`; longest failing
-    first, since a lead's question is which failures have been left alone."""
+    """Services failing one policy, from its current findings (`FindingRow`s, or rows with
+    `service`, `status`, `violations`, `error`); longest failing first, since a lead's
+    question is which failures have been left alone."""
     grouped: dict[str | None, dict[str, Any]] = {}
-    for finding, _target in findings:
+    for finding in findings:
         if finding.status not in ("fail", "error"):
             continue
         entry = grouped.setdefault(finding.service, {"fail": 0, "error": 0, "message": None})
@@ -369,3 +370,29 @@ def denials_per_day(decisions: Iterable[Any], policy_id: str, *, days: int,
             counts[day] += 1
     return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
             for i in range(days)]
+
+
+def trend_from_counts(counts: Iterable[Sequence[Any]], card: Scorecard, *, days: int,
+                      today: date) -> list[TrendPoint]:
+    """`trend`, from per-day counts summed in the database: rows of (day, scorecard, level,
+    services, score sum, scored services). A large estate's history is then never loaded
+    row by row; the points are the same as `trend` computes from the rows."""
+    since = today - timedelta(days=days - 1)
+    per_day: dict[date, dict[str, Any]] = {}
+    for day, scorecard, level, n, total, scored in counts:
+        if scorecard != card.id or day < since:
+            continue
+        item = per_day.setdefault(day, {"levels": Counter(), "sum": 0.0, "scored": 0})
+        item["levels"][level or NONE_LEVEL] += n
+        item["sum"] += float(total or 0.0)
+        item["scored"] += scored
+    names = [NONE_LEVEL, *(lvl.name for lvl in card.levels)]
+    points = []
+    for day in sorted(per_day):
+        item = per_day[day]
+        services = sum(item["levels"].values())
+        at_least = {name: round(sum(item["levels"][n] for n in names[i:]) / services, 4)
+                    if services else 0.0 for i, name in enumerate(names) if i}
+        average = round(item["sum"] / item["scored"], 4) if item["scored"] else None
+        points.append(TrendPoint(day, services, at_least, average))
+    return points

@@ -254,6 +254,8 @@ def test_findings_are_filtered_and_paged(server):
     assert sorted((f["target"]["target_id"], f["status"]) for f in mine["items"]) == \
         sorted(want)
     assert client.get("/api/v1/findings", params={"kind": "repo"}).json()["total"] == 0
+    assert client.get("/api/v1/findings", params={"kind": "k8s"}).json()["total"] == len(
+        current)  # the example estate is manifests only
     scan_id = store.scans()[0].id
     of_scan = client.get("/api/v1/findings", params={"scan": scan_id, "limit": 1}).json()
     assert of_scan["total"] == len(current)

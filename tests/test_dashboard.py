@@ -32,8 +32,15 @@ from pathwarden.engine.store import DecisionLogEntry, FindingDay, Store
 from pathwarden.scorecards.compute import after_scan
 from pathwarden.scorecards.context import AppContext
 from pathwarden.scorecards.dashboard import dashboard_router
+from pathwarden.scorecards.dashboard.data import trend_counts
 from pathwarden.scorecards.definitions import load_scorecards
-from pathwarden.scorecards.views import denials_per_day, failing_streaks
+from pathwarden.scorecards.views import (
+    ServiceFilter,
+    denials_per_day,
+    failing_streaks,
+    trend,
+    trend_from_counts,
+)
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from .webhook_support import free_port
@@ -394,14 +401,18 @@ def test_pages_reference_no_other_host(client: TestClient):
 
 
 @pytest.fixture
-def empty_client(tmp_path: Path) -> Iterator[TestClient]:
-    store = Store.open(f"sqlite:///{tmp_path / 'empty.db'}")
-    settings = load_settings(None, {})
-    ctx = AppContext(store=store, settings=settings,
+def empty_ctx(tmp_path: Path) -> Iterator[AppContext]:
+    settings = load_settings(_config(tmp_path), {})
+    store = Store.open(settings.store.url)
+    yield AppContext(store=store, settings=settings,
                      policies={p.id: p for p in configured_policy_set(settings).policies},
                      scorecards=load_scorecards([]))
-    yield TestClient(app_for(ctx))
     store.close()
+
+
+@pytest.fixture
+def empty_client(empty_ctx: AppContext) -> TestClient:
+    return TestClient(app_for(empty_ctx))
 
 
 def test_an_empty_store_renders_pages_that_say_to_run_a_scan(empty_client: TestClient):
@@ -422,7 +433,7 @@ def test_a_store_that_cannot_be_read_is_a_503_page_and_the_cause_goes_to_the_log
     def down(**_: object) -> None:
         raise StoreError("database sqlite:///x: cannot read scorecard results: disk I/O error")
 
-    monkeypatch.setattr(estate_ctx.store, "scorecard_results", down)
+    monkeypatch.setattr(estate_ctx.store, "scans", down)
     answer = TestClient(app_for(estate_ctx)).get("/")
     assert answer.status_code == 503
     assert "The store cannot be read" in answer.text and "server log" in answer.text
@@ -467,3 +478,30 @@ def test_denials_per_day_counts_only_denials_on_the_policy_and_fills_quiet_days(
                entry(at - timedelta(days=9), False, ["p"])]
     assert denials_per_day(entries, "p", days=3, today=today) == [
         (date(2026, 11, 22), 1), (date(2026, 11, 23), 0), (date(2026, 11, 24), 2)]
+
+
+def test_a_scan_after_the_server_started_shows_up_on_the_next_request(
+        tmp_path: Path, empty_ctx: AppContext, empty_client: TestClient):
+    assert "No scan yet" in empty_client.get("/").text  # cached until the data changes
+    manifests_as_of(ESTATE, tmp_path / "manifests", {})
+    policy_set = configured_policy_set(empty_ctx.settings)
+    outcome = run_scan(empty_ctx.settings, policy_set, empty_ctx.store)
+    after_scan(empty_ctx.settings, empty_ctx.store, policy_set.policies,
+               scan_id=outcome.scan_id)
+    page = empty_client.get("/").text
+    assert "No scan yet" not in page and "12</strong> services" in page
+    assert empty_client.get("/teams/team-shop").status_code == 200
+
+
+def test_trend_from_counts_equals_trend_over_the_rows(estate_ctx: AppContext):
+    history = estate_ctx.store.scorecard_results(since=date.min)
+    counts = trend_counts(estate_ctx.store, date.min, ServiceFilter(), {})
+    shop = {s.ref: s for s in estate_ctx.store.services()}
+    narrowed = ServiceFilter(team="team-payments", lifecycle="production")
+    some = trend_counts(estate_ctx.store, date.min, narrowed, shop)
+    for card in estate_ctx.cards:
+        for days in (7, 30):
+            assert trend_from_counts(counts, card, days=days, today=TODAY) == trend(
+                history, card, days=days, today=TODAY)
+            assert trend_from_counts(some, card, days=days, today=TODAY) == trend(
+                narrowed.apply(history, shop), card, days=days, today=TODAY)

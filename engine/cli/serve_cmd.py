@@ -27,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     import uvicorn
 
-    from ...scorecards.api import create_api
     from ...scorecards.context import AppContext
     from ...scorecards.definitions import load_scorecards
+    from ...scorecards.server import create_app
     from ..scanner.schedule import Scanner
     from ..store import Store
 
@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     settings, policy_set = loaded
     try:
         store = Store.open(args.database_url or settings.store.url)
-        scanner = Scanner(settings, policy_set, store)
+        scanner = Scanner(settings, policy_set, store,
+                          on_done=lambda outcome: after_scan_work(settings, store, policy_set,
+                                                                  outcome))
         if not args.no_schedule:
             scanner.schedule()
     except (ConfigError, StoreError) as exc:
@@ -54,9 +56,34 @@ def run(args: argparse.Namespace) -> int:
         ctx = AppContext(store, settings, {p.id: p for p in policy_set.policies},
                          load_scorecards(settings.scorecards.dirs,
                                          builtin=settings.scorecards.builtin), scanner)
-        uvicorn.run(create_api(ctx), host=host, port=port,
+        uvicorn.run(create_app(ctx), host=host, port=port,
                     log_level="warning", access_log=False)
     finally:
         scanner.shutdown()
         store.close()
     return 0
+
+
+def after_scan_work(settings, store, policy_set, outcome) -> None:
+    """After each scan the server runs: the day's scorecards, then the report (when
+    `scorecards.report_dir` is set). Failures are logged; the server keeps serving."""
+    from ...scorecards.compute import after_scan
+
+    log = logging.getLogger("pathwarden.scorecards")
+    if outcome.status == "failed":
+        return
+    try:
+        after_scan(settings, store, policy_set.policies, scan_id=outcome.scan_id)
+        if settings.scorecards.report_dir is not None:
+            from ...scorecards.context import AppContext
+            from ...scorecards.definitions import load_scorecards
+            from ...scorecards.report import write_report
+
+            ctx = AppContext(store, settings, {p.id: p for p in policy_set.policies},
+                             load_scorecards(settings.scorecards.dirs,
+                                             builtin=settings.scorecards.builtin))
+            paths = write_report(ctx, settings.scorecards.report_dir,
+                                 ["html", "md", "json", "csv"])
+            log.info("report written: %s", ", ".join(str(p) for p in paths))
+    except Exception:
+        log.exception("scorecards or report after scan %s failed", outcome.scan_id)

@@ -157,8 +157,9 @@ class FindingRow(StoreModel, table=True):
     """One policy on one target in one scan."""
 
     __tablename__ = "findings"
-    __table_args__ = (Index("ix_findings_scan_id_status", "scan_id", "status"),)
-    """Current findings of one status are counted and paged from the index (0004)."""
+    __table_args__ = (Index("ix_findings_status_scan_id", "status", "scan_id"),)
+    """The current findings of one status are counted from the index and paged in id order
+    (0004; see bench/dashboard.py)."""
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     scan_id: int = Field(foreign_key="scans.id", index=True, sa_type=ROW_ID,

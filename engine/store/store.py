@@ -134,11 +134,13 @@ class Store:
 
     # --- reads composed by callers (the REST API) ------------------------------------------
 
-    def page(self, query: Select[Any] | SelectOfScalar[Any], *, limit: int,
-             offset: int = 0) -> tuple[list[Any], int]:
+    def page(self, query: Select[Any] | SelectOfScalar[Any], *, limit: int, offset: int = 0,
+             count: Select[Any] | SelectOfScalar[Any] | None = None) -> tuple[list[Any], int]:
         """One page of `query` and the number of rows it pages through, both in SQL: list
-        endpoints must not load a whole table to show a hundred rows of it."""
-        counted = sql_select(func.count()).select_from(query.order_by(None).subquery())
+        endpoints must not load a whole table to show a hundred rows of it. `count`: the
+        same rows more cheaply (without a join that only adds columns), when there is one."""
+        counted = sql_select(func.count()).select_from(
+            (count if count is not None else query).order_by(None).subquery())
         with self._errors("cannot read"), self._session() as session:
             total = int(session.execute(counted).scalar_one())
             if offset >= total:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ...engine.store import ScanRow, ScorecardResult, ServiceRow
-from ..context import AppContext
+from ...engine.store import ScanRow, ServiceRow
 from ..views import ServiceFilter
+from .data import DataCache, Slim, Version, latest_slim
 
 NO_SCAN = "No scan yet: run `pathwarden scan` (or start one with POST /api/v1/scans)."
 NO_SCORES = ("No scorecard results yet: they are computed after every scan; run "
@@ -16,11 +16,13 @@ NO_SCORES = ("No scorecard results yet: they are computed after every scan; run 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
+    version: Version
+    """Cache keys start with it: a new scan or scorecard computation changes it."""
     services: dict[str, ServiceRow]
     day: date | None
     """The latest day with scorecard results: what "now" means on every page."""
-    results: list[ScorecardResult]
-    """All results of that day, unfiltered."""
+    results: list[Slim]
+    """All results of that day, unfiltered, with only their rules that do not pass."""
     last_scan: ScanRow | None
 
     @property
@@ -32,14 +34,13 @@ class Snapshot:
             return NO_SCORES
         return None
 
-    def filtered(self, flt: ServiceFilter) -> list[ScorecardResult]:
+    def filtered(self, flt: ServiceFilter) -> list[Slim]:
         return flt.apply(self.results, self.services)
 
 
-def snapshot(ctx: AppContext) -> Snapshot:
-    results = ctx.store.scorecard_results()
-    scans = ctx.store.scans(limit=1)
-    return Snapshot(services={s.ref: s for s in ctx.store.services()},
-                    day=results[0].day if results else None, results=results,
-                    last_scan=scans[0] if scans else None)
-
+def snapshot(data: DataCache) -> Snapshot:
+    version, scan = data.version()
+    services = data.get((version, "services"),
+                        lambda: {s.ref: s for s in data.store.services()})
+    day, results = data.get((version, "latest"), lambda: latest_slim(data.store))
+    return Snapshot(version, services, day, results, scan)

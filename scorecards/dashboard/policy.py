@@ -18,10 +18,15 @@ from ..views import (
 )
 from .charts import bar_chart
 from .common import Snapshot
+from .data import DataCache, finding_history, policy_findings
 
 DECISION_CAP = 5000
 """Decisions read for the denial chart; a busier policy is shown as "at least"."""
 RECENT_DENIALS = 10
+MAX_OFFENDERS = 100
+"""Rows of the "failing now" table: the longest failing; the API lists all."""
+HISTORY_DAYS = 90
+"""How far back the finding history is read for policies no scorecard rule dates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,32 +46,47 @@ def usages(ctx: AppContext, policy: Policy) -> list[Usage]:
             if rule.policy == policy.id or (rule.tag and rule.tag in policy.tags)]
 
 
-def policy_page(ctx: AppContext, snap: Snapshot, policy: Policy, flt: ServiceFilter,
-                days: int) -> dict[str, Any]:
+def policy_page(ctx: AppContext, data: DataCache, snap: Snapshot, policy: Policy,
+                flt: ServiceFilter, days: int) -> dict[str, Any]:
     """The page's filters narrow the services listed (a lead looking at production sees
     production offenders); admission denials are not per service and stay whole."""
-    findings = [(f, t) for f, t in ctx.store.current_findings(policy=policy.id)
-                if flt.matches(snap.services.get(f.service) if f.service else None)]
+    found = data.get((snap.version, "policy", policy.id, flt),
+                     lambda: _offenders(ctx, snap, policy, flt))
+    return {"policy": policy, "usages": usages(ctx, policy), "max_offenders": MAX_OFFENDERS,
+            **found,
+            **_denials(ctx, policy, days)}
+
+
+def _offenders(ctx: AppContext, snap: Snapshot, policy: Policy,
+               flt: ServiceFilter) -> dict[str, Any]:
+    def wanted(service: str | None) -> bool:
+        return flt.matches(snap.services.get(service) if service else None)
+
+    counts, failing = policy_findings(ctx.store, policy.id)
+    counts = [row for row in counts if wanted(row.service)]
+    failing = [row for row in failing if wanted(row.service)]
     since = failing_since(snap.results, policy.id, policy.tags)
-    failing_services = {f.service for f, _ in findings
-                        if f.status in ("fail", "error") and f.service}
-    if snap.day is not None and failing_services - set(since):
-        history = ctx.store.finding_days(since=snap.day - timedelta(days=89))
+    undated = {row.service for row in failing if row.service} - set(since)
+    if snap.day is not None and undated:
+        history = finding_history(ctx.store, policy.id, undated,
+                                  snap.day - timedelta(days=HISTORY_DAYS - 1))
         since = {**failing_streaks(history, policy.id), **since}
-    offenders = policy_offenders(findings, since)
+    return {"offenders": policy_offenders(failing, since),
+            "judged": sum(row[2] for row in counts),
+            "judged_services": len({row.service for row in counts if row.service})}
+
+
+def _denials(ctx: AppContext, policy: Policy, days: int) -> dict[str, Any]:
+    """Never cached: the decision log grows between scans."""
     today = datetime.now(UTC).date()
     start = datetime.combine(today - timedelta(days=days - 1), time.min, tzinfo=UTC)
     decisions = ctx.store.decisions(policy=policy.id, allowed=False, since=start,
                                     limit=DECISION_CAP)
     per_day = denials_per_day(decisions, policy.id, days=days, today=today)
-    total = sum(n for _, n in per_day)
     chart = bar_chart(per_day, width=760,
                       label=f"Admission requests denied by {policy.id} per day over the last "
                             f"{days} days")
-    denied = [d for d in decisions if policy.id in (d.denied or [])][:RECENT_DENIALS]
-    checked = {f.service for f, _ in findings}
-    return {"policy": policy, "usages": usages(ctx, policy), "offenders": offenders,
-            "judged": len(findings), "judged_services": len({s for s in checked if s}),
-            "denials": per_day, "denial_total": total,
+    return {"denials": per_day, "denial_total": sum(n for _, n in per_day),
             "denials_capped": len(decisions) >= DECISION_CAP, "denial_chart": chart,
-            "recent_denials": denied}
+            "recent_denials": [d for d in decisions
+                               if policy.id in (d.denied or [])][:RECENT_DENIALS]}

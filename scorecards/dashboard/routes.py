@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from ...engine.errors import StoreError
 from ..context import AppContext
 from .common import Snapshot, snapshot
+from .data import DataCache
 from .overview import overview_page
 from .policy import policy_page
 from .query import WINDOWS, Links, filter_options, read_days, read_filter
@@ -34,6 +35,7 @@ STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*\.(css|js|svg|png|ico)$")
 def dashboard_router(ctx: AppContext) -> APIRouter:
     """Mounted at `/` by `pathwarden serve` and `demo`, next to the REST API."""
     router = APIRouter(include_in_schema=False)
+    data = DataCache(ctx.store)
 
     def page(request: Request, template: str, build: Callable[[Snapshot, dict[str, Any]],
                                                              dict[str, Any] | None],
@@ -44,7 +46,7 @@ def dashboard_router(ctx: AppContext) -> APIRouter:
                                 "links": Links.of(flt, days), "path": request.url.path,
                                 "title": title, "cards_defined": ctx.cards}
         try:
-            snap = snapshot(ctx)
+            snap = snapshot(data)
             base.update(snap=snap, scan=snap.last_scan,
                         options=filter_options(snap.services.values()))
             extra = build(snap, base)
@@ -71,7 +73,8 @@ def dashboard_router(ctx: AppContext) -> APIRouter:
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> Response:
         return page(request, "dashboard_overview.html.j2",
-                    lambda snap, base: overview_page(ctx, snap, base["flt"], base["days"]),
+                    lambda snap, base: overview_page(ctx, data, snap, base["flt"],
+                                                     base["days"]),
                     title="Golden-path adoption")
 
     @router.get("/teams/{team}", response_class=HTMLResponse)
@@ -82,7 +85,7 @@ def dashboard_router(ctx: AppContext) -> APIRouter:
                 base["missing"] = _unknown(snap, f"No service in the catalog is owned by "
                                                  f"“{team}”.")
                 return None
-            return team_page(ctx, snap, team, base["flt"], base["days"])
+            return team_page(ctx, data, snap, team, base["flt"], base["days"])
 
         return page(request, "dashboard_team.html.j2", build, title=f"Team {team}")
 
@@ -113,7 +116,7 @@ def dashboard_router(ctx: AppContext) -> APIRouter:
                 base["missing"] = (f"No loaded policy has the id “{policy_id}”. "
                                    "`pathwarden policies` lists them.")
                 return None
-            return policy_page(ctx, snap, found, base["flt"], base["days"])
+            return policy_page(ctx, data, snap, found, base["flt"], base["days"])
 
         return page(request, "dashboard_policy.html.j2", build, title=policy_id)
 

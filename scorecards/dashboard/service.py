@@ -189,7 +189,9 @@ def history_chart(ctx: AppContext, snap: Snapshot, service: ServiceRow, days: in
 def service_page(ctx: AppContext, snap: Snapshot, service: ServiceRow,
                  days: int) -> dict[str, Any]:
     findings = ctx.store.current_findings(service=service.ref)
-    results = [r for r in snap.results if r.service == service.ref]
+    # full results: this page shows every rule, passing ones and measured values too
+    results = (ctx.store.scorecard_results(day=snap.day, service=service.ref)
+               if snap.day else [])
     targets = grouped_targets(findings)
     namespaces = sorted({t.namespace for _, t in findings if t.kind == "k8s" and t.namespace})
     return {"service": service, "cards": card_results(ctx, results, findings),

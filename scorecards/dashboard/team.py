@@ -3,23 +3,25 @@ the next level, so a lead can hand out concrete work."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from markupsafe import Markup
 
-from ...engine.store import ScorecardResult, ServiceRow
+from ...engine.store import ServiceRow
 from ..context import AppContext
-from ..views import ServiceFilter, adoption, blocking_rules, team_of, trend
+from ..views import ServiceFilter, adoption, blocking_rules, team_of, trend_from_counts
 from .charts import Series, line_chart, series_colour
 from .common import Snapshot
+from .data import DataCache, Slim, trend_counts
 from .overview import card_view
 
 
 @dataclass(frozen=True, slots=True)
 class Blocker:
-    result: ScorecardResult
+    result: Slim
     card_title: str
     next_level: str
     rules: list[dict[str, Any]]
@@ -28,7 +30,7 @@ class Blocker:
 @dataclass(frozen=True, slots=True)
 class ServiceLine:
     service: ServiceRow
-    results: dict[str, ScorecardResult]
+    results: dict[str, Slim]
     """Scorecard id -> the service's result (absent when the scorecard does not apply)."""
 
 
@@ -36,12 +38,18 @@ def known_team(snap: Snapshot, team: str) -> bool:
     return any(team in (s.owner, team_of(s.owner)) for s in snap.services.values() if s.owner)
 
 
-def team_page(ctx: AppContext, snap: Snapshot, team: str, flt: ServiceFilter,
-              days: int) -> dict[str, Any]:
+def team_page(ctx: AppContext, data: DataCache, snap: Snapshot, team: str,
+              flt: ServiceFilter, days: int) -> dict[str, Any]:
     flt = replace(flt, team=team)
+    return data.get((snap.version, "team", flt, days),
+                    lambda: _team(ctx, snap, team, flt, days))
+
+
+def _team(ctx: AppContext, snap: Snapshot, team: str, flt: ServiceFilter,
+          days: int) -> dict[str, Any]:
     services = [s for s in snap.services.values() if flt.matches(s)]
     results = snap.filtered(flt)
-    by_service: dict[str, dict[str, ScorecardResult]] = {}
+    by_service: dict[str, dict[str, Slim]] = {}
     for r in results:
         by_service.setdefault(r.service, {})[r.scorecard] = r
     lines = [ServiceLine(s, by_service.get(s.ref, {})) for s in services]
@@ -59,27 +67,25 @@ def team_page(ctx: AppContext, snap: Snapshot, team: str, flt: ServiceFilter,
                             "trend": None, "results": results}
     if snap.day is None or not results:
         return page
-    history = flt.apply(ctx.store.scorecard_results(
-        since=snap.day - timedelta(days=days - 1)), snap.services)
-    page["cards"] = [card_view(card, item, history, days=days, today=snap.day)
+    counts = trend_counts(ctx.store, snap.day - timedelta(days=days - 1), flt, snap.services)
+    page["cards"] = [card_view(card, item, counts, days=days, today=snap.day)
                      for card, item in zip(ctx.cards, adoption(results, ctx.cards),
                                            strict=True) if item.services]
-    page["trend"] = score_trend(ctx, history, days=days, snap=snap)
+    page["trend"] = score_trend(ctx, counts, days=days, today=snap.day)
     return page
 
 
-def score_trend(ctx: AppContext, history: list[ScorecardResult], *, days: int,
-                snap: Snapshot) -> tuple[Markup, list[Series]] | None:
+def score_trend(ctx: AppContext, counts: Sequence[Sequence[Any]], *, days: int,
+                today: date) -> tuple[Markup, list[Series]] | None:
     """Average score per scorecard per day: one chart for the whole team."""
-    assert snap.day is not None
     series = []
     for i, card in enumerate(ctx.cards):
-        points = trend(history, card, days=days, today=snap.day)
+        points = trend_from_counts(counts, card, days=days, today=today)
         if any(p.average_score is not None for p in points):
             series.append(Series(card.title, [(p.day, p.average_score) for p in points],
                                  series_colour(i)))
     if not series:
         return None
-    chart = line_chart(series, start=snap.day - timedelta(days=days - 1), end=snap.day,
+    chart = line_chart(series, start=today - timedelta(days=days - 1), end=today,
                        label=f"Average score per scorecard over the last {days} days")
     return chart, series
