@@ -135,7 +135,8 @@ class ScorecardSettings:
     """The organisation's scorecard definitions (YAML), loaded after the built-in ones."""
     builtin: bool = True
     report_dir: Path | None = None
-    """Where `pathwarden serve` writes the report after each scheduled scan."""
+    """Where `pathwarden serve` writes the report after each scan (from a configuration
+    file: `.pathwarden/reports` next to it unless set)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +282,7 @@ def _scorecards(raw: Any, base: Path, path: Path | None) -> ScorecardSettings:
     return ScorecardSettings(
         dirs=tuple(base / d for d in _strings(raw, "dirs", path)),
         builtin=bool(raw.get("builtin", True)),
-        report_dir=base / report_dir if report_dir else None)
+        report_dir=base / (report_dir or ".pathwarden/reports"))
 
 
 def _api(raw: Any, environ: Mapping[str, str], path: Path | None) -> ApiSettings:
