@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from ...engine.store import ScanRow, ScorecardResult, ServiceRow
 from ..context import AppContext
+from ..dashboard.data import trend_counts
 from ..definitions import Scorecard
 from ..views import (
     Adoption,
@@ -30,7 +31,7 @@ from ..views import (
     services_failing,
     team_of,
     teams_ranked,
-    trend,
+    trend_from_counts,
     unowned_targets,
 )
 from .fixes import Fix, Fixes
@@ -146,9 +147,12 @@ def build_report(ctx: AppContext, *, today: date | None = None,
 
     data_day = store.latest_scorecard_day(before=today + timedelta(days=1))
     current = scoped(store.scorecard_results(day=data_day)) if data_day else []
-    history = scoped([r for r in store.scorecard_results(
-        since=today - timedelta(days=max(TREND_WINDOWS) - 1)) if r.day <= today])
-    days = sorted({r.day for r in history})
+    # Trends are summed in the database: a large estate's 90 days of results are never
+    # loaded row by row (the same sums the dashboard draws).
+    counts = [row for row in trend_counts(
+        store, today - timedelta(days=max(TREND_WINDOWS) - 1), filter, services)
+        if row[0] <= today and row[1] in known]
+    days = sorted({row[0] for row in counts})
     report = Report(now, today, data_day, None, days, _last_scan(ctx), filter)
     if data_day is None:
         return report
@@ -160,11 +164,12 @@ def build_report(ctx: AppContext, *, today: date | None = None,
                     for r in current]
     for item in adoption(current, cards):
         report.cards.append(CardSection(item.scorecard, item, {
-            n: trend(history, item.scorecard, days=n, today=today) for n in TREND_WINDOWS}))
+            n: trend_from_counts(counts, item.scorecard, days=n, today=today)
+            for n in TREND_WINDOWS}))
     report.failing = _ranked(current, TOP_RULES, titles, fixes)
     report.compared_to = _baseline(days, data_day)
     if report.compared_to:
-        earlier = [r for r in history if r.day == report.compared_to]
+        earlier = scoped(store.scorecard_results(day=report.compared_to))
         report.improvers, report.regressions = movers(current, earlier, limit=TOP_MOVERS)
     if filter.matches(None):
         report.unowned = unowned_targets(store.current_findings())
