@@ -155,9 +155,9 @@ def after_scan(settings: Any, store: Store, policies: Iterable[Policy], *,
     definitions are logged; the valid scorecards are still computed)."""
     import logging
 
-    from .definitions import load_scorecards
+    from .definitions import configured_scorecards
 
-    cards = load_scorecards(settings.scorecards.dirs, builtin=settings.scorecards.builtin)
+    cards = configured_scorecards(settings)
     for problem in cards.problems:
         logging.getLogger("pathwarden.scorecards").error("%s", problem)
     return compute_scorecards(store, cards, policies, day=day, scan_id=scan_id)

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..engine.model import Policy
+from ..engine.policyset import PolicySet
 from ..engine.settings import Settings
 from ..engine.store import Store
-from .definitions import Scorecard, ScorecardSet
+from .definitions import Scorecard, ScorecardSet, configured_scorecards
 
 if TYPE_CHECKING:
     from ..engine.scanner.schedule import Scanner
@@ -24,6 +25,12 @@ class AppContext:
     scorecards: ScorecardSet
     scanner: Scanner | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: Store, settings: Settings, policy_set: PolicySet,
+             scanner: Scanner | None = None) -> AppContext:
+        return cls(store, settings, {p.id: p for p in policy_set.policies},
+                   configured_scorecards(settings), scanner)
 
     @property
     def cards(self) -> list[Scorecard]:

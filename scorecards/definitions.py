@@ -106,6 +106,11 @@ def load_scorecards(dirs: Iterable[Path], *, builtin: bool = True) -> ScorecardS
     return found
 
 
+def configured_scorecards(settings: Any) -> ScorecardSet:
+    """The scorecards a configuration names: built-in ones (unless turned off) and its dirs."""
+    return load_scorecards(settings.scorecards.dirs, builtin=settings.scorecards.builtin)
+
+
 def _load_file(file: Path, found: ScorecardSet) -> None:
     try:
         docs = [d for d in yaml.safe_load_all(file.read_text(encoding="utf-8")) if d]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Iterable
@@ -12,6 +13,15 @@ from ..errors import ConfigError, PolicyLoadError, Problem
 from ..loading.configured import configured_policy_dirs, configured_policy_set
 from ..policyset import PolicySet
 from ..settings import Settings, load_settings
+
+
+def setup_logging(level: int, *, timestamps: bool = False) -> None:
+    """Log to stderr; long-running commands stamp times, one-shot ones stay terse. alembic's
+    per-migration INFO lines are noise next to them."""
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format=f"%(asctime)s {fmt}" if timestamps else fmt)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:

@@ -176,12 +176,8 @@ def post_deployments(store: Any, estate: Path) -> None:
 
 def app_context(store: Any, settings: Any, policy_set: Any) -> Any:
     from ...scorecards.context import AppContext
-    from ...scorecards.definitions import load_scorecards
 
-    return AppContext(store=store, settings=settings,
-                      policies={p.id: p for p in policy_set.policies},
-                      scorecards=load_scorecards(settings.scorecards.dirs,
-                                                 builtin=settings.scorecards.builtin))
+    return AppContext.load(store, settings, policy_set)
 
 
 def print_adoption(context: Any) -> None:

@@ -18,7 +18,7 @@ from ..errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
     from ..store import Store
-from .common import add_policy_options, load_or_report
+from .common import add_policy_options, load_or_report, setup_logging
 
 FORMATS = ("html", "md", "json", "csv")
 
@@ -42,10 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.WARNING)
     from ...scorecards.context import AppContext
-    from ...scorecards.definitions import load_scorecards
+    from ...scorecards.definitions import configured_scorecards
     from ...scorecards.report import build_report, write_report
     from ...scorecards.views import ServiceFilter
     from ..store import Store
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if loaded is None:
         return 2
     settings, policy_set = loaded
-    cards = load_scorecards(settings.scorecards.dirs, builtin=settings.scorecards.builtin)
+    cards = configured_scorecards(settings)
     for problem in cards.problems:
         where = f"{problem.location}: " if problem.location else ""
         print(f"error: {where}{problem.message}", file=sys.stderr)

@@ -13,7 +13,7 @@ import os
 import sys
 
 from ..errors import ConfigError, StoreError
-from .common import add_policy_options, load_or_report
+from .common import add_policy_options, load_or_report, setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,8 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.WARNING)
     from ..scanner import Shard, parse_shard, run_scan
     from ..store import ScanBusy, Store
 

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from ..errors import ConfigError, StoreError
-from .common import add_policy_options, load_or_report
+from .common import add_policy_options, load_or_report, setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,13 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging(logging.INFO, timestamps=True)
     import uvicorn
 
     from ...scorecards.context import AppContext
-    from ...scorecards.definitions import load_scorecards
     from ...scorecards.server import create_app
     from ..scanner.schedule import Scanner
     from ..store import Store
@@ -53,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if not settings.api.tokens:
         print("note: no API token configured; write endpoints answer 403", file=sys.stderr)
     try:
-        ctx = AppContext(store, settings, {p.id: p for p in policy_set.policies},
-                         load_scorecards(settings.scorecards.dirs,
-                                         builtin=settings.scorecards.builtin), scanner)
+        ctx = AppContext.load(store, settings, policy_set, scanner)
         uvicorn.run(create_app(ctx), host=host, port=port,
                     log_level="warning", access_log=False)
     finally:
@@ -76,12 +71,9 @@ def after_scan_work(settings, store, policy_set, outcome) -> None:
         after_scan(settings, store, policy_set.policies, scan_id=outcome.scan_id)
         if settings.scorecards.report_dir is not None:
             from ...scorecards.context import AppContext
-            from ...scorecards.definitions import load_scorecards
             from ...scorecards.report import write_report
 
-            ctx = AppContext(store, settings, {p.id: p for p in policy_set.policies},
-                             load_scorecards(settings.scorecards.dirs,
-                                             builtin=settings.scorecards.builtin))
+            ctx = AppContext.load(store, settings, policy_set)
             paths = write_report(ctx, settings.scorecards.report_dir,
                                  ["html", "md", "json", "csv"])
             log.info("report written: %s", ", ".join(str(p) for p in paths))

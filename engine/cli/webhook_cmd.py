@@ -12,7 +12,7 @@ from ..errors import ConfigError, PolicyLoadError
 from ..loading.configured import configured_policy_dirs, configured_policy_set
 from ..policyset import PolicySet
 from ..settings import Settings
-from .common import add_policy_options, report_problems, settings_from
+from .common import add_policy_options, report_problems, settings_from, setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,9 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging(logging.INFO, timestamps=True)
     from ...webhook.server import WebhookServer, store_sink_factory
 
     try:
