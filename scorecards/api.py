@@ -12,29 +12,17 @@ refused rather than left open. Every error is JSON: `{"error": message, "detail"
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..engine.errors import StoreError
 from ..engine.model import Policy, Severity, Status
 from ..engine.scanner.delivery import delivery_metrics
-from ..engine.settings import ApiSettings
 from ..engine.store import (
     DecisionLogEntry,
     FindingRow,
@@ -45,142 +33,36 @@ from ..engine.store import (
     ServiceRow,
     TargetRow,
 )
+from .api_http import (
+    PREFIX,
+    Access,
+    ApiError,
+    PagingDep,
+    install_error_handlers,
+    page_in_memory,
+    page_of,
+)
+from .api_models import (
+    FindingOut,
+    History,
+    Page,
+    PolicyOut,
+    ResultsPage,
+    RunIn,
+    ScorecardOut,
+    ServiceDetail,
+)
 from .context import AppContext
 from .definitions import Scorecard
 from .views import NONE_LEVEL, blocking_rules
 
-PREFIX = "/api/v1"
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 log = logging.getLogger("pathwarden.api")
-T = TypeVar("T")
 
-
-class ApiError(Exception):
-    """An answer other than 2xx, rendered as `{"error": message, "detail": detail}`."""
-
-    def __init__(self, status: int, message: str, detail: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.detail, self.headers = status, message, detail, headers
-
-
-# --- response shapes (for /docs; handlers return JSON directly, unvalidated) -------------
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int = Field(description="rows matching the filters, over all pages")
-    limit: int
-    offset: int
-    next: str | None = Field(description="path and query of the next page; null on the last")
-
-
-class ResultsPage(Page[ScorecardResult]):
-    scorecard: str
-    day: date | None = Field(description="the day shown: the given one, else the latest")
-
-
-class FindingOut(BaseModel):
-    scan_id: int
-    policy_id: str
-    service: str | None
-    status: Status
-    severity: Severity
-    enforcement: str
-    violations: list[dict[str, Any]] | None
-    error: str | None
-    target: TargetRow
-
-
-class ServiceDetail(BaseModel):
-    service: ServiceRow
-    scorecards: list[dict[str, Any]] = Field(
-        description="the latest day's results, each with `next_level` and the `blocking` "
-                    "rules that keep the service from it")
-    findings: dict[str, int] = Field(description="current findings by status")
-
-
-class RuleOut(BaseModel):
-    id: str
-    title: str
-    kind: str
-    target: str
-    weight: float
-    op: str | None = None
-    value: Any = None
-    remediation: str = ""
-
-
-class LevelOut(BaseModel):
-    name: str
-    rules: list[RuleOut]
-
-
-class ScorecardOut(BaseModel):
-    id: str
-    title: str
-    description: str
-    golden_path: str
-    filter: dict[str, list[str]]
-    levels: list[LevelOut]
-    file: str | None
-
-
-class HistoryDay(BaseModel):
-    day: date
-    services: int
-    levels: dict[str, int] = Field(description=f"services per level (`{NONE_LEVEL}`: below "
-                                               "the first)")
-    average_score: float | None
-
-
-class History(BaseModel):
-    scorecard: str
-    service: str | None
-    team: str | None
-    since: date
-    days: list[HistoryDay]
-
-
-class PolicyOut(BaseModel):
-    id: str
-    title: str
-    description: str
-    severity: Severity
-    enforcement: str
-    targets: list[str]
-    kinds: list[str]
-    tags: list[str]
-    language: str
-    remediation: str
-    url: str | None
-    parameters: dict[str, Any]
-    file: str | None
-    line: int | None
-
-
-class RunIn(BaseModel):
-    """A pipeline run as CI posts it (e.g. a last step of the deploy job)."""
-
-    repository: str = Field(description="owner/name slug or URL, as the catalog links it")
-    pipeline: str | None = None
-    run_id: str | None = None
-    commit_sha: str | None = None
-    commit_time: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime
-    result: str = Field(pattern="^(success|failure|cancelled)$")
-    deployment: bool = False
-    environment: str | None = None
-    url: str | None = None
-    service: str | None = None
-
-
-# --- the app --------------------------------------------------------------------------------
 
 def create_api(ctx: AppContext) -> FastAPI:
     app = FastAPI(title="pathwarden API", version="1", description=__doc__)
-    _error_handlers(app)
-    access = _Access(ctx.settings.api)
+    install_error_handlers(app)
+    access = Access(ctx.settings.api)
     read_deps = [Depends(access.read)] if ctx.settings.api.read == "token" else []
     reads = APIRouter(prefix=PREFIX, dependencies=read_deps)
     writes = APIRouter(prefix=PREFIX, dependencies=[Depends(access.write)])
@@ -199,113 +81,6 @@ def create_api(ctx: AppContext) -> FastAPI:
         return {"status": "ok"}
 
     return app
-
-
-def _error_handlers(app: FastAPI) -> None:
-    """JSON errors for /api/v1; other routes mounted on this app (the dashboard) keep
-    FastAPI's default answers."""
-
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
-        return _error(exc.status, exc.message, exc.detail, exc.headers)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if not _is_api(request):
-            return await http_exception_handler(request, exc)
-        return _error(exc.status_code, str(exc.detail), None, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        if not _is_api(request):
-            return await request_validation_exception_handler(request, exc)
-        problems = [{"where": ".".join(str(p) for p in e.get("loc", ())),
-                     "message": e.get("msg", ""), "type": e.get("type")}
-                    for e in exc.errors()]
-        message = "; ".join(f"{p['where']}: {p['message']}" for p in problems)
-        return _error(422, f"invalid request: {message}", problems)
-
-    @app.exception_handler(StoreError)
-    async def store_down(request: Request, exc: StoreError) -> Response:
-        log.error("%s %s: %s", request.method, request.url.path, exc)
-        message = "the store cannot answer right now; the server log has the cause"
-        if not _is_api(request):
-            return PlainTextResponse(message, 503)
-        return _error(503, message)
-
-
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith(PREFIX + "/")
-
-
-def _error(status: int, message: str, detail: Any = None,
-           headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"error": message, "detail": detail}, status, headers=headers)
-
-
-BEARER = HTTPBearer(auto_error=False, description="a token whose sha256 digest is in "
-                    "api.tokens, or one given in PATHWARDEN_API_TOKEN")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
-
-
-class _Access:
-    """Bearer tokens, compared as digests in constant time against every configured one."""
-
-    def __init__(self, api: ApiSettings) -> None:
-        self._digests = [d.encode() for d in api.tokens]
-
-        def read(credentials: Credentials = None) -> None:
-            self._check(credentials, "reads need a token (api.read: token)")
-
-        def write(credentials: Credentials = None) -> None:
-            self._check(credentials, "write endpoints are disabled")
-
-        self.read, self.write = read, write
-
-    def _check(self, credentials: HTTPAuthorizationCredentials | None, refused: str) -> None:
-        if not self._digests:
-            raise ApiError(403, f"{refused}: no API token is configured (api.tokens or "
-                           "PATHWARDEN_API_TOKEN)")
-        if credentials is None or not self._known(credentials.credentials):
-            raise ApiError(401, "a valid bearer token is required",
-                           headers={"WWW-Authenticate": "Bearer"})
-
-    def _known(self, token: str) -> bool:
-        digest = ApiSettings.digest(token).encode()
-        found = False
-        for known in self._digests:  # no early exit: timing does not tell which one matched
-            found |= hmac.compare_digest(digest, known)
-        return found
-
-
-# --- paging and small helpers ------------------------------------------------------------
-
-class Paging(BaseModel):
-    limit: int
-    offset: int
-
-
-def paging(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
-           = DEFAULT_LIMIT,
-           offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0) -> Paging:
-    return Paging(limit=limit, offset=offset)
-
-
-PagingDep = Annotated[Paging, Depends(paging)]
-
-
-def _page(request: Request, items: list[Any], total: int, at: Paging,
-          **extra: Any) -> Response:
-    following = None
-    if at.offset + at.limit < total:
-        url = request.url.include_query_params(limit=at.limit, offset=at.offset + at.limit)
-        following = f"{url.path}?{url.query}"
-    return JSONResponse({"items": items, "total": total, "limit": at.limit,
-                         "offset": at.offset, "next": following, **extra})
-
-
-def _in_memory(request: Request, items: Sequence[Any], at: Paging, **extra: Any) -> Response:
-    return _page(request, list(items[at.offset:at.offset + at.limit]), len(items), at, **extra)
 
 
 def _ref_match(column: Any, value: str) -> ColumnElement[bool]:
@@ -370,7 +145,7 @@ def _service_routes(router: APIRouter, ctx: AppContext) -> None:
                 query = query.where(col(column) == value)
         rows, total = ctx.store.page(query.order_by(col(ServiceRow.ref)), limit=at.limit,
                                      offset=at.offset)
-        return _page(request, [_dump(r, "id") for r in rows], total, at)
+        return page_of(request, [_dump(r, "id") for r in rows], total, at)
 
     @router.get("/services/{ref:path}", response_model=ServiceDetail, tags=["services"])
     def service(ref: str) -> Response:
@@ -412,7 +187,7 @@ def _scorecard_routes(router: APIRouter, ctx: AppContext) -> None:
     @router.get("/scorecards", response_model=Page[ScorecardOut], tags=["scorecards"])
     def scorecards(request: Request, at: PagingDep) -> Response:
         """The scorecard definitions: golden path, levels and the rules of each."""
-        return _in_memory(request, [_scorecard_out(c) for c in ctx.cards], at)
+        return page_in_memory(request, [_scorecard_out(c) for c in ctx.cards], at)
 
     @router.get("/scorecards/{scorecard_id}", response_model=ScorecardOut,
                 tags=["scorecards"])
@@ -434,7 +209,7 @@ def _scorecard_routes(router: APIRouter, ctx: AppContext) -> None:
             day = ctx.store.rows(select(func.max(ScorecardResult.day))
                                  .where(col(ScorecardResult.scorecard) == card.id))[0]
         if day is None:
-            return _page(request, [], 0, at, scorecard=card.id, day=None)
+            return page_of(request, [], 0, at, scorecard=card.id, day=None)
         query = select(ScorecardResult).where(col(ScorecardResult.scorecard) == card.id,
                                               col(ScorecardResult.day) == day)
         if team:
@@ -444,7 +219,7 @@ def _scorecard_routes(router: APIRouter, ctx: AppContext) -> None:
                                 else col(ScorecardResult.level) == level)
         rows, total = ctx.store.page(query.order_by(col(ScorecardResult.service)),
                                      limit=at.limit, offset=at.offset)
-        return _page(request, [_dump(r, "id") for r in rows], total, at, scorecard=card.id,
+        return page_of(request, [_dump(r, "id") for r in rows], total, at, scorecard=card.id,
                      day=day.isoformat())
 
     @router.get("/scorecards/{scorecard_id}/history", response_model=History,
@@ -516,7 +291,7 @@ def _finding_routes(router: APIRouter, ctx: AppContext) -> None:
             count = count.join(TargetRow, on_target)
         rows, total = ctx.store.page(query.order_by(col(FindingRow.id)), limit=at.limit,
                                      offset=at.offset, count=count)
-        return _page(request, [{**_dump(f, "id", "target"), "target": _dump(t, "id")}
+        return page_of(request, [{**_dump(f, "id", "target"), "target": _dump(t, "id")}
                                for f, t in rows], total, at)
 
 
@@ -532,7 +307,7 @@ def _scan_routes(reads: APIRouter, writes: APIRouter, ctx: AppContext) -> None:
             query = query.where(col(ScanRow.status) == status)
         rows, total = ctx.store.page(query.order_by(col(ScanRow.id).desc()), limit=at.limit,
                                      offset=at.offset)
-        return _page(request, [_dump(r) for r in rows], total, at)
+        return page_of(request, [_dump(r) for r in rows], total, at)
 
     @reads.get("/scans/{scan_id}", response_model=ScanRow, tags=["scans"])
     def scan(scan_id: int) -> Response:
@@ -568,7 +343,7 @@ def _decision_routes(router: APIRouter, ctx: AppContext) -> None:
         query = ctx.store.decisions_query(namespace=namespace, policy=policy, allowed=allowed,
                                           since=_aware(since, "since"))
         rows, total = ctx.store.page(query, limit=at.limit, offset=at.offset)
-        return _page(request, [_dump(r) for r in rows], total, at)
+        return page_of(request, [_dump(r) for r in rows], total, at)
 
 
 # --- policies ------------------------------------------------------------------------------
@@ -592,7 +367,7 @@ def _policy_routes(router: APIRouter, ctx: AppContext) -> None:
                   if (tag is None or tag in p.tags) and (severity is None or p.severity ==
                                                          severity)
                   and (target is None or target in p.targets)]
-        return _in_memory(request, [_policy_out(p) for p in chosen], at)
+        return page_in_memory(request, [_policy_out(p) for p in chosen], at)
 
     @router.get("/policies/{policy_id}", response_model=PolicyOut, tags=["policies"])
     def policy(policy_id: str) -> Response:
