@@ -64,29 +64,45 @@ def rule(**metadata: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return mark
 
 
-def collect(result: Any) -> tuple[list[Violation], list[Violation]]:
-    """Normalise what a rule returned into (violations, warnings)."""
+def collect(result: Any, prefix: str = "") -> tuple[list[Violation], list[Violation]]:
+    """Normalise what a rule returned into (violations, warnings).
+
+    `prefix` is the JSON path of the pod template the rule judged, put before each path.
+    """
     denies: list[Violation] = []
     warnings: list[Violation] = []
     if result is None:
         return denies, warnings
     items: Iterable[Any] = [result] if isinstance(result, str | dict | Warning_) else result
     for item in items:
-        if isinstance(item, Warning_):
-            warnings.append(item.violation)
+        if type(item) is Warning_:
+            warnings.append(_prefixed(item.violation, prefix) if prefix else item.violation)
         else:
-            denies.append(to_violation(item))
+            denies.append(to_violation(item, prefix))
     return denies, warnings
 
 
-def to_violation(value: Any) -> Violation:
+def to_violation(value: Any, prefix: str = "") -> Violation:
     """Rules in both languages may answer a string or an object with msg/path/details."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return Violation(value)
-    if isinstance(value, dict) and isinstance(value.get("msg"), str):
-        path = value.get("path")
-        return Violation(value["msg"], str(path) if path is not None else None,
-                         value.get("details"))
-    if isinstance(value, Violation):
-        return value
+    if kind is dict:
+        msg = value.get("msg")
+        if type(msg) is str:
+            path = value.get("path")
+            return Violation(msg, None if path is None else prefix + str(path),
+                             value.get("details"))
+    elif isinstance(value, str):
+        return Violation(str(value))
+    elif isinstance(value, Violation):
+        return _prefixed(value, prefix) if prefix else value
+    elif isinstance(value, dict) and isinstance(value.get("msg"), str):
+        return to_violation(dict(value), prefix)
     raise TypeError(f"a violation must be a string or an object with 'msg', got {value!r:.80}")
+
+
+def _prefixed(violation: Violation, prefix: str) -> Violation:
+    if violation.path is None:
+        return violation
+    return Violation(violation.msg, prefix + violation.path, violation.details)
