@@ -136,6 +136,8 @@ class Finding:
     warnings: tuple[Violation, ...] = ()
     error: str | None = None
     scan_id: str | None = None
+    waiver: str | None = None
+    """The id of the waiver that excuses this finding (status `waived`)."""
 
     @property
     def messages(self) -> list[str]:

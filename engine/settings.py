@@ -13,7 +13,10 @@ from typing import Any
 
 import yaml
 
+from .config_values import expect_keys as _expect_keys
+from .config_values import strings as _strings
 from .errors import ConfigError
+from .governance.config import GovernanceSettings, parse_governance
 
 ENV_PREFIX = "PATHWARDEN_"
 
@@ -169,6 +172,7 @@ class Settings:
     scan: ScanSettings = field(default_factory=ScanSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     scorecards: ScorecardSettings = field(default_factory=ScorecardSettings)
+    governance: GovernanceSettings = field(default_factory=GovernanceSettings)
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
@@ -189,6 +193,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         scan=_scan(raw.get("scan") or {}, base, path),
         api=_api(raw.get("api") or {}, environ, path),
         scorecards=_scorecards(raw.get("scorecards") or {}, base, path),
+        governance=parse_governance(raw.get("governance") or {}, base, environ, path),
     )
 
 
@@ -383,20 +388,4 @@ def _scalar(raw: dict[str, Any], key: str, kind: Any, path: Path | None) -> Any:
     value = raw[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"config {path}: webhook.{key} has the wrong type ({value!r})")
-    return value
-
-
-def _expect_keys(raw: Any, section: str, known: set[str], path: Path | None) -> None:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path}: {section} must be a mapping")
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"config {path}: unknown key(s) {unknown} in {section}; "
-                          f"known: {sorted(known)}")
-
-
-def _strings(raw: dict[str, Any], key: str, path: Path | None) -> list[str]:
-    value = raw.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"config {path}: {key} must be a list of strings")
     return value

@@ -4,8 +4,11 @@ loaded policies and scorecards. Built once by `pathwarden serve` / `report` / `d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ..engine.errors import Problem
+from ..engine.governance import Governance, load_governance
 from ..engine.model import Policy
 from ..engine.policyset import PolicySet
 from ..engine.settings import Settings
@@ -25,12 +28,22 @@ class AppContext:
     scorecards: ScorecardSet
     scanner: Scanner | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    governance: Governance = field(default_factory=Governance)
+    """Waivers and campaigns; `refresh_governance()` re-reads files and API waivers."""
 
     @classmethod
     def load(cls, store: Store, settings: Settings, policy_set: PolicySet,
              scanner: Scanner | None = None) -> AppContext:
-        return cls(store, settings, {p.id: p for p in policy_set.policies},
-                   configured_scorecards(settings), scanner)
+        ctx = cls(store, settings, {p.id: p for p in policy_set.policies},
+                  configured_scorecards(settings), scanner)
+        ctx.refresh_governance()
+        return ctx
+
+    def refresh_governance(self, now: datetime | None = None) -> list[Problem]:
+        """After an API change to a waiver, or a scan (which re-reads the files)."""
+        self.governance, problems = load_governance(
+            self.settings, now or datetime.now(UTC), store=self.store)
+        return problems
 
     @property
     def cards(self) -> list[Scorecard]:

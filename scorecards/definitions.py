@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ..engine.catalog.service_filter import FilterError, ServiceFilter, parse_service_filter
 from ..engine.errors import Problem
 from ..engine.model import Location
 
@@ -25,7 +26,6 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
     "==": operator.eq, "!=": operator.ne,
 }
-FILTER_KEYS = ("type", "lifecycle", "tier", "owner", "system")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class Scorecard:
     description: str
     golden_path: str
     levels: tuple[Level, ...]
-    filter: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    filter: ServiceFilter = field(default_factory=ServiceFilter)
     location: Location | None = None
 
     @property
@@ -67,15 +67,7 @@ class Scorecard:
 
     def applies_to(self, service: Mapping[str, Any]) -> bool:
         """`service` holds the filter keys (type, lifecycle, tier, owner, system)."""
-        for key, allowed in self.filter.items():
-            value = service.get(key)
-            if key == "owner" and value:
-                names = {str(value), str(value).split("/")[-1]}
-                if not names & set(allowed):
-                    return False
-            elif value is None or str(value) not in allowed:
-                return False
-        return True
+        return self.filter.matches(service)
 
 
 @dataclass(slots=True)
@@ -203,15 +195,8 @@ def _rule(where: str, level: str, raw: Any) -> Rule:
                 remediation=str(raw.get("remediation") or ""))
 
 
-def _filter(card_id: str, raw: Any) -> dict[str, tuple[str, ...]]:
-    if not isinstance(raw, dict):
-        raise DefinitionError(f"scorecard {card_id}: filter must be a mapping")
-    unknown = sorted(set(raw) - set(FILTER_KEYS))
-    if unknown:
-        raise DefinitionError(f"scorecard {card_id}: unknown filter key(s) {unknown}; "
-                              f"known: {list(FILTER_KEYS)}")
-    out = {}
-    for key, value in raw.items():
-        values = value if isinstance(value, list) else [value]
-        out[key] = tuple(str(v) for v in values)
-    return out
+def _filter(card_id: str, raw: Any) -> ServiceFilter:
+    try:
+        return parse_service_filter(raw)
+    except FilterError as exc:
+        raise DefinitionError(f"scorecard {card_id}: {exc}") from exc

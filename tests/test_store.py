@@ -69,7 +69,7 @@ def uids(entries: list[DecisionLogEntry]) -> list[str]:
 
 def test_open_creates_the_schema_at_head(url: str) -> None:
     with Store.open(url) as store:
-        assert store.schema_revision() == head_revision() == "0004"
+        assert store.schema_revision() == head_revision() == "0005"
         assert store.decisions() == []
 
 
@@ -95,8 +95,8 @@ def test_reopening_is_idempotent_and_keeps_rows(url: str) -> None:
     with Store.open(url) as store:
         store.add_decisions([entry(0), entry(1)])
     with Store.open(url) as store:
-        assert store.schema_revision() == "0004"
-        assert store.upgrade() == ("0004", "0004")
+        assert store.schema_revision() == "0005"
+        assert store.upgrade() == ("0005", "0005")
         assert uids(store.decisions()) == ["uid-1", "uid-0"]
 
 
@@ -117,7 +117,7 @@ def test_processes_opening_a_new_database_at_once_all_succeed(url: str) -> None:
         process.join(timeout=HANG_GUARD_SECONDS)
     assert [p.exitcode for p in processes] == [0, 0, 0, 0]
     with Store.open(url) as store:
-        assert store.schema_revision() == "0004"
+        assert store.schema_revision() == "0005"
         assert sorted(uids(store.decisions())) == [f"uid-{i}" for i in range(4)]
 
 
@@ -143,7 +143,7 @@ def test_threads_opening_different_databases_at_once_all_succeed(tmp_path: Path)
     assert failures == []
     for url in urls:
         with Store.open(url, upgrade=False) as store:
-            assert store.schema_revision() == "0004"
+            assert store.schema_revision() == "0005"
             assert uids(store.decisions()) == ["uid-0"]
 
 
@@ -338,16 +338,16 @@ def test_mask_url(raw: str, masked: str) -> None:
 
 def test_db_upgrade_and_current(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "current", "--database-url", url]) == 0
-    assert capsys.readouterr().out == "none (no schema yet; head is 0004)\n"
+    assert capsys.readouterr().out == "none (no schema yet; head is 0005)\n"
 
     assert main(["db", "upgrade", "--database-url", url]) == 0
-    assert capsys.readouterr().out.endswith("schema upgraded from empty to 0004 (head)\n")
+    assert capsys.readouterr().out.endswith("schema upgraded from empty to 0005 (head)\n")
     assert main(["db", "upgrade", "--database-url", url]) == 0
-    assert capsys.readouterr().out.endswith("schema already at 0004 (head)\n")
+    assert capsys.readouterr().out.endswith("schema already at 0005 (head)\n")
 
     assert main(["db", "current", "--database-url", url]) == 0
     out, err = capsys.readouterr()
-    assert (out, err) == ("0004 (head)\n", "")
+    assert (out, err) == ("0005 (head)\n", "")
 
 
 def test_db_reads_the_url_from_config_and_environment(
@@ -360,7 +360,7 @@ def test_db_reads_the_url_from_config_and_environment(
 
     monkeypatch.setenv("PATHWARDEN_DATABASE_URL", url)
     assert main(["db", "current"]) == 0
-    assert capsys.readouterr().out == "0004 (head)\n"
+    assert capsys.readouterr().out == "0005 (head)\n"
     # --database-url wins over the environment
     assert main(["db", "current", "--database-url", UNREACHABLE]) == 2
 

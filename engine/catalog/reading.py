@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..model import Location
-from ..sources.manifests import _documents
+from ..sources.manifests import read_documents
 from .entities import RawEntity, build_catalog, check_entity
 from .model import Catalog
 from .repos import is_url
@@ -86,7 +86,7 @@ class _Reader:
             return
         self._files.add(key)
         found: list[Problem] = []
-        for doc, line in _documents(file, found):
+        for doc, line in read_documents(file, found):
             self.add(doc, Location(str(file), line))
         self.problems.extend(Problem("catalog", p.message, p.location) for p in found)
 

@@ -51,12 +51,14 @@ def read_manifests(paths: list[Path]) -> ManifestObjects:
         if not path.exists():
             found.problems.append(Problem("read", "no such file or directory", Location(str(path))))
     for file in manifest_files([p for p in paths if p.exists()]):
-        for doc, line in _documents(file, found.problems):
+        for doc, line in read_documents(file, found.problems):
             _add_object(doc, Location(str(file), line), found)
     return found
 
 
-def _documents(file: Path, problems: list[Problem]) -> Iterator[tuple[Any, int]]:
+def read_documents(file: Path, problems: list[Problem]) -> Iterator[tuple[Any, int]]:
+    """Each YAML document (or the JSON document) of a file with its first line; what
+    cannot be read becomes a problem naming the file and line."""
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

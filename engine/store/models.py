@@ -83,6 +83,8 @@ class DecisionLogEntry(StoreModel, table=True):
     warned: list[str] = Field(default_factory=list, sa_type=JSON)
     audited: list[str] = Field(default_factory=list, sa_type=JSON)
     """Failing audit-only policies: recorded, never shown to the requester."""
+    waived: list[str] = Field(default_factory=list, sa_type=JSON)
+    """Failing policies a valid waiver excused (0005)."""
     reason: str | None = None
     """The deny message as sent (already truncated by the webhook)."""
     latency_ms: float
@@ -173,6 +175,8 @@ class FindingRow(StoreModel, table=True):
     violations: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     """`[{"msg", "path", "kind": "deny" | "warn"}]`; null when the policy passed."""
     error: str | None = None
+    waiver: str | None = Field(default=None, index=True)
+    """The waiver that excused this finding (status `waived`; 0005)."""
 
 
 class FindingDay(StoreModel, table=True):
@@ -241,3 +245,62 @@ class ScorecardResult(StoreModel, table=True):
     counts by finding status, since (first failed), fixed (last fixed)."""
     scan_id: int | None = None
     computed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WaiverRow(StoreModel, table=True):
+    """A waiver as the API and the audit trail know it: requested through the API, or
+    read from a reviewed file (kept in step at each load, so its history is complete)."""
+
+    __tablename__ = "waivers"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    waiver_id: str = Field(unique=True)
+    source: str
+    """`api` or `file`."""
+    location: str | None = None
+    state: str = Field(index=True)
+    """requested | approved | rejected | revoked (| removed, for a file taken away)."""
+    spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """The waiver's `spec` as a file would hold it (policies, covers, reason, people,
+    expires)."""
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    requested_by: str
+    approved_by: str | None = None
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WaiverEvent(StoreModel, table=True):
+    """The audit trail: who did what to which waiver, and when."""
+
+    __tablename__ = "waiver_events"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    waiver_id: str = Field(index=True)
+    time: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor: str
+    """The API token's name, or `file:<path>` for a change made in git."""
+    action: str
+    """requested | approved | rejected | revoked | created | changed | removed."""
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class NotificationRow(StoreModel, table=True):
+    """An outgoing notification: claimed once by its event key, so none is sent twice."""
+
+    __tablename__ = "notifications"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    event_key: str = Field(unique=True)
+    """`campaign/<id>/phase/<from>/team/<owner>` or `.../deadline/<n>d/team/<owner>`."""
+    campaign: str = Field(index=True)
+    team: str
+    event: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    status: str = Field(index=True)
+    """pending | sending | sent | failed | skipped."""
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

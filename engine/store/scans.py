@@ -137,7 +137,7 @@ def _finding_row(scan_id: int, target_pk: int, f: Finding) -> dict[str, Any]:
     return {"scan_id": scan_id, "target": target_pk, "policy_id": f.policy_id,
             "service": f.target.service, "status": f.status.value,
             "severity": f.severity.value, "enforcement": f.enforcement.value,
-            "violations": violations, "error": f.error}
+            "violations": violations, "error": f.error, "waiver": f.waiver}
 
 
 def _upsert_services(conn: Connection, services: Sequence[dict[str, Any]],

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from . import database, migrate, scans
+from .governance import GovernanceStore
 from .models import (
     DecisionLogEntry,
     FindingDay,
@@ -33,7 +34,7 @@ from .models import (
 )
 
 
-class Store:
+class Store(GovernanceStore):
     def __init__(self, engine: Engine, url: str) -> None:
         """Use `Store.open`; this takes an engine already set up by `database.create`."""
         self._engine = engine

@@ -1,0 +1,83 @@
+"""The governance a configuration describes: files, plus API waivers from the store.
+
+Every process builds it here (scanner, serve, webhook, report), so they all apply the
+same waivers and campaigns. Problems (a broken waiver file) are returned, not raised: the
+other waivers and campaigns still apply.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Problem, StoreError
+from ..model import Location
+from .book import Governance
+from .loading import read_governance_files
+from .waivers import COVERS, Waiver
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..store import Store
+    from ..store.models import WaiverRow
+
+log = logging.getLogger("pathwarden.governance")
+
+
+def governance_dirs(settings: Settings, extra_dirs: Iterable[Path] = ()) -> list[Path]:
+    """Waivers and campaigns live next to the organisation's policies (never in the
+    built-in library) and in `governance.dirs`."""
+    return [*settings.policies.dirs, *extra_dirs, *settings.governance.dirs]
+
+
+def load_governance(settings: Settings, now: datetime, *, store: Store | None = None,
+                    sync: bool = False, extra_dirs: Iterable[Path] = ()
+                    ) -> tuple[Governance, list[Problem]]:
+    """`sync`: also record file waivers in the store's audit trail (scanner and serve do;
+    the webhook only reads)."""
+    rules = settings.governance
+    files = read_governance_files(governance_dirs(settings, extra_dirs), rules,
+                                  today=now.astimezone(rules.zone).date())
+    problems = list(files.problems)
+    waivers = list(files.waivers)
+    if store is not None:
+        try:
+            if sync:
+                store.sync_file_waivers([file_row(w) for w in files.waivers], now)
+            file_ids = {w.id for w in files.waivers}
+            waivers += [w for w in (waiver_of_row(r) for r in store.waiver_rows())
+                        if w.source == "api" and w.id not in file_ids]
+        except StoreError as exc:
+            log.error("waivers from the API are not applied: %s", exc)
+            problems.append(Problem("governance", f"API waivers unavailable: {exc}",
+                                    Location(store.url)))
+    governance = Governance(rules, waivers=waivers, campaigns=files.campaigns,
+                            overrides=settings.webhook.enforcement)
+    return governance, problems
+
+
+def file_row(waiver: Waiver) -> dict[str, Any]:
+    return {"waiver_id": waiver.id, "location": waiver.location, "spec": spec_of(waiver),
+            "expires_at": waiver.expires_at, "requested_by": waiver.requested_by,
+            "approved_by": waiver.approved_by,
+            "requested_at": waiver.requested_at or waiver.expires_at}
+
+
+def spec_of(waiver: Waiver) -> dict[str, Any]:
+    spec = waiver.as_document()["spec"]
+    return {k: v for k, v in spec.items() if v is not None}
+
+
+def waiver_of_row(row: WaiverRow) -> Waiver:
+    spec = row.spec
+    return Waiver(
+        id=row.waiver_id, policies=tuple(spec.get("policies") or ()),
+        reason=str(spec.get("reason") or ""), requested_by=row.requested_by,
+        expires=str(spec.get("expires") or row.expires_at.date().isoformat()),
+        expires_at=row.expires_at, approved_by=row.approved_by,
+        state=row.state if row.state != "removed" else "revoked", source=row.source,
+        location=row.location, requested_at=row.requested_at,
+        **{c: tuple(spec.get(c) or ()) for c in COVERS})
