@@ -228,6 +228,7 @@ def test_json_record_carries_the_policy_metadata_the_violations_and_the_target(
             "kind": "deny",
         }],
         "error": None,
+        "waiver": None,
         "remediation": "Fix pss-baseline-privileged.",
         "url": "https://docs.example.test/pss-baseline-privileged",
         "tags": ["pss", "containers"],

@@ -14,6 +14,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from pathwarden.engine.cli.main import main
 from pathwarden.engine.policyset import PolicySet
 from pathwarden.engine.settings import WebhookSettings
 from pathwarden.webhook.decision_log import Record, Sink
+from pathwarden.webhook.governance import GovernanceHolder
 from pathwarden.webhook.server import WebhookServer
 
 RESOURCES = {"Pod": ("", "v1", "pods"), "Deployment": ("apps", "v1", "deployments"),
@@ -146,6 +148,9 @@ def running_webhook(
     builtin: bool = True,
     sink_factory: Callable[[], Sink] | None = None,
     loader: Callable[[], PolicySet] | None = None,
+    governance: GovernanceHolder | None = None,
+    governance_paths: Sequence[Path] = (),
+    clock: Callable[[], datetime] | None = None,
     **settings: Any,
 ) -> Iterator[Running]:
     settings.setdefault("reload_interval_seconds", 0.1)
@@ -154,7 +159,8 @@ def running_webhook(
                               **settings)
     server = WebhookServer(
         webhook, loader or (lambda: load_policies(policy_dirs, builtin=builtin)),
-        list(policy_dirs), sink_factory=sink_factory)
+        list(policy_dirs), sink_factory=sink_factory, governance=governance,
+        governance_paths=governance_paths, **({"clock": clock} if clock else {}))
     thread = server.start_in_thread()
     base_url = f"https://localhost:{webhook.port}"
     client = httpx.Client(base_url=base_url, verify=trusting(certs), timeout=30)

@@ -13,8 +13,10 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -24,6 +26,7 @@ from ..engine.errors import truncate
 from ..engine.settings import WebhookSettings
 from .decision import Decision, decide, failure_decision
 from .decision_log import DecisionLog, record
+from .governance import GovernanceHolder, utc_now
 from .metrics import WebhookMetrics
 from .policies import PolicyHolder
 from .review import AdmissionRequest, InvalidReview, parse_review, response
@@ -42,13 +45,18 @@ class WebhookState:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="evaluate"))
     ready: bool = True
+    governance: GovernanceHolder | None = None
+    """Waivers, campaigns and the catalog; None: enforcement from configuration only."""
+    clock: Callable[[], datetime] = utc_now
 
     async def answer(self, request: AdmissionRequest) -> Decision:
         reason = exemption(request, self.settings)
         if reason is not None:
             return Decision(uid=request.uid, allowed=True, exempt=reason)
         loaded = self.holder.current
-        future = self.executor.submit(decide, request, loaded, self.settings)
+        governance = self.governance.current if self.governance is not None else None
+        future = self.executor.submit(decide, request, loaded, self.settings, governance,
+                                      self.clock())
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future),
                                           self.settings.deadline_seconds)

@@ -8,13 +8,18 @@ warning. Either way the developer reads which policy and why.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from ..engine.errors import truncate
 from ..engine.evaluate import evaluate_target
-from ..engine.model import Enforcement, Finding, Status
+from ..engine.governance import Effective, Waiver
+from ..engine.governance.book import WAIVABLE
+from ..engine.model import Enforcement, Finding, Policy, Status, Target
 from ..engine.settings import WebhookSettings
+from .governance import AdmissionGovernance
 from .policies import LoadedPolicies
 from .review import AdmissionRequest
 
@@ -36,32 +41,74 @@ class Decision:
     errored: list[str] = field(default_factory=list)
     results: dict[str, str] = field(default_factory=dict)
     """policy id -> pass | deny | warn | audit | error | skip, for metrics."""
+    waived: list[str] = field(default_factory=list)
+    """Failing policies a valid waiver excused (admitted, with a warning)."""
+    service: str | None = None
     exempt: str | None = None
     error: str | None = None
     """Why no decision could be made (the failure mode answered)."""
     evaluation_seconds: float = 0.0
 
 
-def decide(request: AdmissionRequest, loaded: LoadedPolicies,
-           settings: WebhookSettings) -> Decision:
+def decide(request: AdmissionRequest, loaded: LoadedPolicies, settings: WebhookSettings,
+           governance: AdmissionGovernance | None = None,
+           now: datetime | None = None) -> Decision:
+    """`governance`: waivers, campaigns and the catalog (None: the policies' and the
+    configuration's enforcement only); `now`: the instant their dates are compared with."""
     started = time.perf_counter()
     applicable = frozenset(p.id for p in loaded.policy_set.policies
                            if loaded.scope.applies(p, request))
-    findings = list(evaluate_target(request.target(), loaded.policy_set.only(applicable)))
-    decision = _judge(request, findings, loaded, settings)
+    target = request.target()
+    findings = evaluate_target(target, loaded.policy_set.only(applicable))
+    judge = _Judge(request, target, loaded, governance, now or datetime.now(UTC))
+    decision = judge.decide(findings, settings)
     decision.evaluation_seconds = time.perf_counter() - started
     return decision
 
 
-def _judge(request: AdmissionRequest, findings: list[Finding], loaded: LoadedPolicies,
-           settings: WebhookSettings) -> Decision:
+class _Judge:
+    """Per request: the service (for service-scoped waivers and campaign filters), then
+    per failing policy the enforcement in force and whether a waiver excuses it."""
+
+    def __init__(self, request: AdmissionRequest, target: Target, loaded: LoadedPolicies,
+                 governance: AdmissionGovernance | None, now: datetime) -> None:
+        self.request, self.target, self.loaded, self.now = request, target, loaded, now
+        self.governance = governance
+        self.service = governance.service_of(target) if governance is not None else None
+        if self.service is not None:
+            target.ref = dataclasses.replace(target.ref, service=self.service["ref"])
+
+    def effective(self, policy: Policy) -> Effective:
+        if self.governance is None:
+            return Effective(self.loaded.scope.enforcement[policy.id])
+        return self.governance.governance.enforcement(policy, self.service, self.now)
+
+    def waiver(self, policy: Policy) -> Waiver | None:
+        if self.governance is None:
+            return None
+        meta = self.request.obj.get("metadata")
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        return self.governance.governance.waiver_for(
+            policy, self.target.ref, self.now,
+            service_name=self.service["name"] if self.service else None,
+            annotations=annotations if isinstance(annotations, dict) else None)
+
+    def decide(self, findings: list[Finding], settings: WebhookSettings) -> Decision:
+        decision = _judge(self, findings, settings)
+        decision.service = self.service["ref"] if self.service else None
+        return decision
+
+
+def _judge(judge: _Judge, findings: list[Finding], settings: WebhookSettings) -> Decision:
+    request, loaded = judge.request, judge.loaded
     decision = Decision(uid=request.uid, allowed=True)
     deny_lines: list[str] = []
     errors: list[str] = []
     for finding in _merged(findings):
         policy = loaded.policy_set.get(finding.policy_id)
         assert policy is not None
-        enforcement = loaded.scope.enforcement[policy.id]
+        effective = judge.effective(policy)
+        enforcement = effective.enforcement
         if finding.status is Status.ERROR:
             decision.errored.append(policy.id)
             decision.results[policy.id] = "error"
@@ -70,6 +117,15 @@ def _judge(request: AdmissionRequest, findings: list[Finding], loaded: LoadedPol
                 errors.append(text)
             elif enforcement is Enforcement.WARN:
                 decision.warnings.append(truncate(text, MAX_WARNING))
+            continue
+        waiver = judge.waiver(policy) if finding.status in WAIVABLE else None
+        if waiver is not None:
+            decision.waived.append(policy.id)
+            decision.results[policy.id] = "waived"
+            decision.warnings.append(truncate(
+                f"[{policy.id}] waived by {waiver.id} until {waiver.expires} "
+                f"({len(finding.violations) + len(finding.warnings)} finding(s) excused): "
+                f"{waiver.reason}", MAX_WARNING))
             continue
         if finding.status is Status.FAIL:
             result = enforcement.value
@@ -85,7 +141,8 @@ def _judge(request: AdmissionRequest, findings: list[Finding], loaded: LoadedPol
             deny_lines.append(_deny_block(policy.id, messages, policy.remediation))
         elif result == "warn":
             decision.warned.append(policy.id)
-            decision.warnings.extend(_warnings(policy.id, messages, policy.remediation))
+            decision.warnings.extend(_warnings(policy.id, messages, policy.remediation,
+                                               effective.note()))
         else:
             decision.audited.append(policy.id)
     if deny_lines:
@@ -161,10 +218,15 @@ def _deny_block(policy_id: str, messages: list[str], remediation: str) -> str:
     return "\n".join(lines)
 
 
-def _warnings(policy_id: str, messages: list[str], remediation: str) -> list[str]:
+def _warnings(policy_id: str, messages: list[str], remediation: str,
+              note: str | None = None) -> list[str]:
+    """`note`: the campaign that sets this rule to warn, and when it starts denying; it
+    comes before the fix so truncation never drops it."""
     out = []
     for message in messages[:MAX_MESSAGES_PER_POLICY]:
         text = f"[{policy_id}] {message}"
+        if note:
+            text = f"[{policy_id}] ({note}) {message}"
         if remediation and len(text) + len(remediation) + 8 <= MAX_WARNING:
             text += f" (fix: {remediation})"
         out.append(truncate(text, MAX_WARNING))

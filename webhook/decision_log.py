@@ -44,6 +44,8 @@ def record(request: AdmissionRequest, decision: Decision, latency_seconds: float
         "denied": list(decision.denied),
         "warned": list(decision.warned),
         "audited": list(decision.audited),
+        "waived": list(decision.waived),
+        "service": decision.service,
         "reason": decision.message or decision.exempt,
         "latency_ms": round(latency_seconds * 1000, 3),
         "error": decision.error,

@@ -11,12 +11,12 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..engine.governance import configured_enforcement
 from ..engine.model import Enforcement, Policy
 from ..engine.policyset import matches
 from ..engine.settings import PolicyMatch, WebhookSettings
 from .review import AdmissionRequest
 
-_STRICTNESS = {Enforcement.AUDIT: 0, Enforcement.WARN: 1, Enforcement.DENY: 2}
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 
 
@@ -66,21 +66,8 @@ def resolve_scope(policies: Iterable[Policy], settings: WebhookSettings) -> Scop
 
 
 def effective_enforcement(policy: Policy, overrides: Mapping[str, str]) -> Enforcement:
-    """An id (exact, then glob) wins; among matching tags the strictest wins.
-
-    PSS baseline policies also carry the `pss:restricted` tag, so `{pss:restricted: warn,
-    pss:baseline: deny}` keeps baseline denying while restricted-only rules warn.
-    """
-    if policy.id in overrides:
-        return Enforcement(overrides[policy.id])
-    by_id = [v for k, v in overrides.items() if fnmatch.fnmatchcase(policy.id, k)]
-    if by_id:
-        return max((Enforcement(v) for v in by_id), key=_STRICTNESS.__getitem__)
-    by_tag = [v for k, v in overrides.items()
-              if any(fnmatch.fnmatchcase(tag, k) for tag in policy.tags)]
-    if by_tag:
-        return max((Enforcement(v) for v in by_tag), key=_STRICTNESS.__getitem__)
-    return policy.enforcement
+    """The configured enforcement (campaigns come on top, per request: see decision)."""
+    return configured_enforcement(policy, overrides)
 
 
 def _matches(match: PolicyMatch, request: AdmissionRequest) -> bool:

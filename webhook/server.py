@@ -12,6 +12,7 @@ import signal
 import ssl
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import uvicorn
@@ -21,6 +22,7 @@ from ..engine.policyset import PolicySet
 from ..engine.settings import WebhookSettings
 from .app import WebhookState, create_app
 from .decision_log import DecisionLog, Record, Sink
+from .governance import GovernanceHolder, utc_now
 from .metrics import WebhookMetrics
 from .policies import PolicyHolder, Watcher
 
@@ -37,6 +39,9 @@ class WebhookServer:
         policy_paths: Sequence[Path],
         *,
         sink_factory: Callable[[], Sink] | None = None,
+        governance: GovernanceHolder | None = None,
+        governance_paths: Sequence[Path] = (),
+        clock: Callable[[], datetime] = utc_now,
     ):
         for path, what in ((settings.cert_file, "certificate"), (settings.key_file, "key")):
             if not path.is_file():
@@ -52,7 +57,8 @@ class WebhookServer:
                 on_drop=lambda reason, n: self.metrics.log_dropped.labels(reason).inc(n),
                 on_written=self.metrics.log_written.inc,
             ).start()
-        self.state = WebhookState(settings, self.holder, self.metrics, decision_log)
+        self.state = WebhookState(settings, self.holder, self.metrics, decision_log,
+                                  governance=governance, clock=clock)
         self.config = uvicorn.Config(
             create_app(self.state), host=settings.host, port=settings.port,
             ssl_certfile=str(settings.cert_file), ssl_keyfile=str(settings.key_file),
@@ -67,6 +73,11 @@ class WebhookServer:
         self.cert_watcher = Watcher([settings.cert_file, settings.key_file], interval,
                                     self.reload_certificate, "cert-watcher",
                                     retry_on_failure=True)
+        self.governance_watcher = None
+        if governance is not None:
+            self.governance_watcher = Watcher([p for p in governance_paths if p.exists()],
+                                              interval, governance.reload,
+                                              "governance-watcher")
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -92,17 +103,30 @@ class WebhookServer:
         """Serve until stopped (SIGTERM / SIGINT in the main thread, or `stop()`)."""
         self.policy_watcher.start()
         self.cert_watcher.start()
+        governance = self.state.governance
+        if governance is not None and self.governance_watcher is not None:
+            self.governance_watcher.start()
+            governance.start()
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGHUP, lambda *_: self.policy_watcher.poke())
+            signal.signal(signal.SIGHUP, lambda *_: self._poke())
         try:
             self.server.run()
         finally:
             self.state.ready = False
             self.policy_watcher.stop()
             self.cert_watcher.stop()
+            if self.governance_watcher is not None:
+                self.governance_watcher.stop()
+            if governance is not None:
+                governance.stop()
             self.state.executor.shutdown(wait=False, cancel_futures=True)
             if self.state.decision_log is not None:
                 self.state.decision_log.close()
+
+    def _poke(self) -> None:
+        self.policy_watcher.poke()
+        if self.governance_watcher is not None:
+            self.governance_watcher.poke()
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="webhook", daemon=True)

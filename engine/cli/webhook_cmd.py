@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, PolicyLoadError
+from ..governance.configured import governance_dirs
 from ..loading.configured import configured_policy_dirs, configured_policy_set
 from ..policyset import PolicySet
 from ..settings import Settings
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(logging.INFO, timestamps=True)
+    from ...webhook.governance import GovernanceHolder, governance_loader, utc_now
     from ...webhook.server import WebhookServer, store_sink_factory
 
     try:
@@ -38,12 +40,17 @@ def run(args: argparse.Namespace) -> int:
         def loader() -> PolicySet:
             return admission_policy_set(settings, args)
 
+        governance = GovernanceHolder(governance_loader(
+            settings, store_url=settings.store.url, clock=utc_now))
         server = WebhookServer(
             webhook, loader,
             configured_policy_dirs(settings, extra_dirs=args.policies,
                                    no_builtin=args.no_builtin),
             sink_factory=None if args.no_decision_log else store_sink_factory(
                 settings.store.url),
+            governance=governance,
+            governance_paths=[*governance_dirs(settings, args.policies),
+                              *settings.scan.catalog],
         )
     except PolicyLoadError as exc:
         report_problems(exc.problems)

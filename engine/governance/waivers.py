@@ -137,7 +137,9 @@ def waiver_from_spec(name: str, spec: Mapping[str, Any], *, zone: tzinfo, max_da
         raise WaiverError(f"waiver {name}: {exc}") from exc
     expires_at = end_of(expires, zone)
     requested_at = start_of(requested, zone)
-    if expires_at - requested_at > timedelta(days=max_days):
+    # A day counts whole: requested today, `expires` may name the day `max_days` ahead.
+    allowed = timedelta(days=max_days + (0 if isinstance(expires, datetime) else 1))
+    if expires_at - requested_at > allowed:
         raise WaiverError(
             f"waiver {name}: expires {shown(expires)}, more than the allowed {max_days} days "
             f"after {shown(requested)} (governance.waivers.max_days)")

@@ -108,6 +108,7 @@ def result_record(finding: Finding, policy: Policy | None) -> dict[str, Any]:
         "violations": [violation_record(v, "deny") for v in finding.violations]
         + [violation_record(v, "warn") for v in finding.warnings],
         "error": finding.error,
+        "waiver": finding.waiver,
         "remediation": policy.remediation if policy else "",
         "url": policy.url if policy else None,
         "tags": list(policy.tags) if policy else [],

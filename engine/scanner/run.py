@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import Problem, truncate
 from ..evaluate import evaluate_target
+from ..governance import load_governance
 from ..k8s import build_inventory
 from ..model import Finding, Target
 from ..policyset import PolicySet
@@ -103,6 +104,10 @@ def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
         findings.extend(evaluate_once_per_pod(targets, judged, scan_id=str(scan_id)))
     timings["evaluate"] = time.perf_counter() - started
 
+    started = time.perf_counter()
+    findings = _govern(settings, store, policy_set, findings, scanned, catalog, now, errors)
+    timings["govern"] = time.perf_counter() - started
+
     failed_sources = [c for c in collected if c.error is not None]
     if collected and len(failed_sources) == len(collected):
         status = "failed"
@@ -161,6 +166,30 @@ def _problem(source: str, problem: Problem) -> dict[str, Any]:
     loc = problem.location
     return {"source": source, "problem": problem.message, "step": problem.step,
             "file": loc.file if loc else None, "line": loc.line if loc else None}
+
+
+def _govern(settings: Settings, store: Store, policy_set: PolicySet, findings: list[Finding],
+            scanned: list[tuple[Target, str]], catalog: Any, now: datetime,
+            errors: list[dict[str, Any]]) -> list[Finding]:
+    """Waivers and campaigns: the enforcement in force today, and `waived` findings.
+
+    File waivers are recorded in the store's audit trail here; a broken waiver or
+    campaign file is a scan error (the scan is partial) and the rest still apply."""
+    governance, problems = load_governance(settings, now, store=store, sync=True)
+    errors.extend(_problem("governance", p) for p in problems)
+    services = {row["ref"]: row for row in _service_rows(catalog)}
+    annotations = None
+    if settings.governance.waivers.annotation_policies:
+        annotations = {t.ref.id: _annotations(t) for t, _ in scanned if t.ref.kind == "k8s"}
+    return governance.govern(findings, policy_set.get, now, services=services,
+                             annotations=annotations)
+
+
+def _annotations(target: Target) -> dict[str, Any]:
+    obj = (target.document.get("review") or {}).get("object") or {}
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    found = meta.get("annotations") if isinstance(meta, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 # --- the catalog ---------------------------------------------------------------------

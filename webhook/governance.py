@@ -1,0 +1,116 @@
+"""Waivers, campaigns and the catalog as the webhook sees them, kept fresh without restart.
+
+Files (waivers and campaigns next to the policies, the catalog) are re-read when they
+change, like the policies; waivers approved through the API live in the store and are
+re-read every `refresh_seconds`. A refresh that fails keeps the last good view. Dates are
+never cached: every request compares against the clock, so an expired waiver stops
+applying and a campaign's next phase starts at its first instant, with no redeploy.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..engine.governance import Governance, load_governance
+from ..engine.model import Target
+from ..engine.settings import Settings
+
+log = logging.getLogger("pathwarden.webhook")
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionGovernance:
+    governance: Governance
+    catalog: Any = None
+    """The Backstage catalog (engine.catalog.Catalog), when `scan.catalog` is configured:
+    service-scoped waivers and campaign filters need the request's service."""
+
+    def service_of(self, target: Target) -> Mapping[str, Any] | None:
+        if self.catalog is None:
+            return None
+        service = self.catalog.service_for(target)
+        if service is None:
+            return None
+        return {"ref": service.ref, "name": service.name, "owner": service.owner,
+                "type": service.type, "lifecycle": service.lifecycle, "tier": service.tier,
+                "system": service.system}
+
+
+def governance_loader(settings: Settings, *, store_url: str | None,
+                      clock: Callable[[], datetime]) -> Callable[[], AdmissionGovernance]:
+    """Files always; API waivers from the store when one is configured and answers."""
+
+    def load() -> AdmissionGovernance:
+        store = None
+        if store_url:
+            from ..engine.errors import StoreError
+            from ..engine.store import Store
+
+            try:
+                store = Store.open(store_url, upgrade=False)
+            except StoreError as exc:
+                log.warning("waivers from the API not refreshed: %s", exc)
+        try:
+            governance, problems = load_governance(settings, clock(), store=store)
+        finally:
+            if store is not None:
+                store.close()
+        for problem in problems:
+            log.error("governance: %s", problem)
+        catalog = None
+        if settings.scan.catalog:
+            from ..engine.catalog import read_catalog
+
+            catalog = read_catalog(list(settings.scan.catalog))
+        return AdmissionGovernance(governance, catalog)
+
+    return load
+
+
+class GovernanceHolder:
+    """Holds the current view; `reload()` swaps in a new one if it loads."""
+
+    def __init__(self, loader: Callable[[], AdmissionGovernance],
+                 refresh_seconds: float = 30.0) -> None:
+        self._loader = loader
+        self._refresh = refresh_seconds
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.current = loader()
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def reload(self) -> bool:
+        with self._lock:
+            try:
+                self.current = self._loader()
+            except Exception as exc:  # keep serving the last good view
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("governance reload failed; keeping the current waivers and "
+                              "campaigns")
+                return False
+            self.last_error = None
+            return True
+
+    def start(self) -> None:
+        """Re-read API waivers periodically (files also reload on change, see server)."""
+        if self._thread is None and self._refresh > 0:
+            self._thread = threading.Thread(target=self._run, name="governance-refresh",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._refresh):
+            self.reload()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
