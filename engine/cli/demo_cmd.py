@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"pathwarden demo: example estate {estate}, work directory {work}")
     repos = create_repositories(estate, work / "repos")
     print(f"  created {len(repos)} git repositories")
-    config = write_config(estate, work, repos)
+    governance = write_governance(estate, work / "governance", datetime.now(UTC).date())
+    config = write_config(estate, work, repos, governance)
 
     from ...scorecards.compute import after_scan
     from ..loading.configured import configured_policy_set
@@ -125,7 +127,19 @@ def _fill(text: str, **values: str) -> str:
     return text
 
 
-def write_config(estate: Path, work: Path, repos: list[Path]) -> Path:
+def write_governance(estate: Path, out: Path, today: date) -> Path:
+    """The estate's waivers and campaigns with `{today+N}` / `{today-N}` filled in, so the
+    demo shows active, expiring and expired waivers and running campaigns on any day."""
+    out.mkdir(parents=True, exist_ok=True)
+    for source in sorted((estate / "governance").glob("*.yaml")):
+        text = re.sub(r"\{today([+-]\d+)\}",
+                      lambda m: (today + timedelta(days=int(m.group(1)))).isoformat(),
+                      source.read_text(encoding="utf-8"))
+        (out / source.name).write_text(text, encoding="utf-8")
+    return out
+
+
+def write_config(estate: Path, work: Path, repos: list[Path], governance: Path) -> Path:
     source = yaml.safe_load((estate / "pathwarden.yaml").read_text(encoding="utf-8")) or {}
     policies = source.get("policies") or {}
     policies["dirs"] = [str((estate / d).resolve()) for d in policies.get("dirs") or []]
@@ -137,6 +151,7 @@ def write_config(estate: Path, work: Path, repos: list[Path]) -> Path:
                  "repositories": [{"path": str(p)} for p in repos],
                  "cache_dir": str(work / "cache")},
         "scorecards": {"report_dir": str(work / "report")},
+        "governance": {"dirs": [str(governance)]},
     }
     path = work / "pathwarden.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
