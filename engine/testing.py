@@ -22,7 +22,7 @@ from typing import Any
 from . import load_policies
 from .evaluate import evaluate
 from .k8s import build_inventory, make_target
-from .model import Finding
+from .model import Finding, Status
 from .policyset import BackendFactory, PolicySet
 from .rego import embedded_backend
 
@@ -94,3 +94,24 @@ def workload(kind: str, pod_manifest: dict[str, Any], *, replicas: int | None = 
         spec["replicas"] = replicas
     metadata = {"name": meta["name"], "namespace": meta["namespace"], "labels": labels or {}}
     return {"apiVersion": api, "kind": kind, "metadata": metadata, "spec": spec}
+
+
+def container(name: str = "app", sc: dict[str, Any] | None = None,
+              **fields: Any) -> dict[str, Any]:
+    """A container with image `app:1.0`; `sc` becomes its securityContext."""
+    found = {"name": name, "image": "app:1.0", **fields}
+    if sc is not None:
+        found["securityContext"] = sc
+    return found
+
+
+def check(policy_id: str, manifest: dict[str, Any], expected: Status,
+          path: str | None = None) -> Finding:
+    """Judge and assert the status; a failure must say why, at `path` when given."""
+    finding = judge(policy_id, manifest)
+    assert finding.status == expected, (finding.status, finding.violations, finding.error)
+    if expected == Status.FAIL:
+        assert finding.violations
+        if path is not None:
+            assert path in [v.path for v in finding.violations], finding.violations
+    return finding

@@ -13,7 +13,8 @@ import pytest
 from pathwarden.engine import evaluate
 from pathwarden.engine.k8s import make_target
 from pathwarden.engine.model import Status
-from pathwarden.engine.testing import judge, pod, policy_set, workload
+from pathwarden.engine.testing import check, pod, policy_set, workload
+from pathwarden.engine.testing import container as ctr
 
 PASS, FAIL = Status.PASS, Status.FAIL
 C0 = "spec.containers[0]"
@@ -26,13 +27,6 @@ RESTRICTED_SC = {
     "runAsNonRoot": True,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-
-
-def ctr(name="app", sc=None, **fields):
-    container = {"name": name, "image": "app:1.0", **fields}
-    if sc is not None:
-        container["securityContext"] = sc
-    return container
 
 
 def good_sc(**changes):
@@ -58,16 +52,6 @@ def restricted_pod(sc=None, where="containers", pod_sc=None, **spec):
     else:
         spec[where] = [ctr(name="extra", sc=good_sc() if sc is None else sc)]
     return pod(spec, containers=containers)
-
-
-def check(policy_id, manifest, expected, path=None):
-    finding = judge(policy_id, manifest)
-    assert finding.status == expected, (finding.status, finding.violations, finding.error)
-    if expected == FAIL:
-        assert finding.violations
-        if path is not None:
-            assert path in [v.path for v in finding.violations], finding.violations
-    return finding
 
 
 WINDOWS = {"os": {"name": "windows"}}
