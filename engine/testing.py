@@ -115,3 +115,19 @@ def check(policy_id: str, manifest: dict[str, Any], expected: Status,
         if path is not None:
             assert path in [v.path for v in finding.violations], finding.violations
     return finding
+
+
+def with_sc(sc: dict[str, Any] | None, where: str = "containers",
+            **spec: Any) -> dict[str, Any]:
+    """A Pod whose one container in `where` (containers, initContainers or
+    ephemeralContainers) carries securityContext `sc`."""
+    spec = dict(spec)
+    if where == "containers":
+        return pod(spec, containers=[container(sc=sc)])
+    spec[where] = [container(name="extra", sc=sc)]
+    return pod(spec)
+
+
+def pod_sc(**sc: Any) -> dict[str, Any]:
+    """A Pod with a pod-level securityContext."""
+    return pod({"securityContext": sc})

@@ -19,6 +19,7 @@ from ..catalog.service_filter import FilterError, ServiceFilter, parse_service_f
 from ..model import Enforcement, Policy
 from ..policyset import matches
 from .dates import DateError, read_day_or_instant, shown, start_of
+from .documents import known_fields, named_spec
 
 
 class CampaignError(ValueError):
@@ -85,19 +86,10 @@ class Campaign:
 
 def campaign_from_document(doc: Mapping[str, Any], *, default_timezone: str,
                            location: str | None = None) -> Campaign:
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    name = meta.get("name")
-    if not isinstance(name, str) or not name:
-        raise CampaignError("metadata.name (the campaign id) is required")
-    spec = doc.get("spec")
-    if not isinstance(spec, dict):
-        raise CampaignError(f"campaign {name}: spec must be a mapping")
-    known = {"title", "description", "owner", "goal", "policies", "start", "deadline",
-             "schedule", "services", "timezone"}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise CampaignError(f"campaign {name}: unknown field(s) {unknown}; known: "
-                            f"{sorted(known)}")
+    name, spec = named_spec(doc, "campaign", CampaignError)
+    known_fields(spec, ("title", "description", "owner", "goal", "policies", "start",
+                        "deadline", "schedule", "services", "timezone"),
+                 f"campaign {name}", CampaignError)
     policies = spec.get("policies") or []
     if isinstance(policies, str):
         policies = [policies]

@@ -18,6 +18,7 @@ from typing import Any
 from ..model import Policy, TargetRef
 from ..policyset import matches
 from .dates import DateError, end_of, read_day_or_instant, shown, start_of
+from .documents import known_fields, named_spec
 
 API_VERSION = "pathwarden.dev/v1"
 COVERS = ("services", "namespaces", "objects", "repositories", "pipelines")
@@ -94,13 +95,7 @@ def waiver_from_document(doc: Mapping[str, Any], *, zone: tzinfo, max_days: int,
                          today: date, source: str = "file", location: str | None = None,
                          state: str = "approved") -> Waiver:
     """Raises WaiverError naming the problem; `today` bounds the expiry cap."""
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    name = meta.get("name")
-    if not isinstance(name, str) or not name:
-        raise WaiverError("metadata.name (the waiver id) is required")
-    spec = doc.get("spec")
-    if not isinstance(spec, dict):
-        raise WaiverError(f"waiver {name}: spec must be a mapping")
+    name, spec = named_spec(doc, "waiver", WaiverError)
     return waiver_from_spec(name, spec, zone=zone, max_days=max_days, today=today,
                             source=source, location=location, state=state)
 
@@ -108,11 +103,8 @@ def waiver_from_document(doc: Mapping[str, Any], *, zone: tzinfo, max_days: int,
 def waiver_from_spec(name: str, spec: Mapping[str, Any], *, zone: tzinfo, max_days: int,
                      today: date, source: str, location: str | None,
                      state: str) -> Waiver:
-    known = {"policies", *COVERS, "reason", "requestedBy", "approvedBy", "expires",
-             "requested"}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise WaiverError(f"waiver {name}: unknown field(s) {unknown}; known: {sorted(known)}")
+    known_fields(spec, ("policies", *COVERS, "reason", "requestedBy", "approvedBy", "expires",
+                        "requested"), f"waiver {name}", WaiverError)
     policies = _strings(name, spec, "policies")
     if not policies:
         raise WaiverError(f"waiver {name}: spec.policies must name at least one policy id "

@@ -16,20 +16,6 @@ from pathwarden.engine.model import Status
 from pathwarden.engine.testing import check, pod, policy_set, workload
 from pathwarden.engine.testing import container as ctr
 
-
-def with_sc(sc, where="containers", **spec):
-    """A Pod whose one container in `where` carries securityContext `sc`."""
-    spec = dict(spec)
-    if where == "containers":
-        return pod(spec, containers=[ctr(sc=sc)])
-    spec[where] = [ctr(name="extra", sc=sc)]
-    return pod(spec)
-
-
-def pod_sc(**sc):
-    return pod({"securityContext": sc})
-
-
 PASS, FAIL = Status.PASS, Status.FAIL
 C0 = "spec.containers[0]"
 I0 = "spec.initContainers[0]"
