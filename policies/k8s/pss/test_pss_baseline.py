@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from pathwarden.engine.model import Status
-from pathwarden.engine.testing import check, pod
+from pathwarden.engine.testing import check, pod, pod_sc, with_sc
 from pathwarden.engine.testing import container as ctr
 
 PASS, FAIL = Status.PASS, Status.FAIL

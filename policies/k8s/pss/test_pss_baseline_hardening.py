@@ -13,7 +13,7 @@ import pytest
 from pathwarden.engine import evaluate
 from pathwarden.engine.k8s import make_target
 from pathwarden.engine.model import Status
-from pathwarden.engine.testing import check, pod, policy_set, workload
+from pathwarden.engine.testing import check, pod, pod_sc, policy_set, with_sc, workload
 from pathwarden.engine.testing import container as ctr
 
 PASS, FAIL = Status.PASS, Status.FAIL
