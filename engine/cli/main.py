@@ -11,6 +11,7 @@ from . import (
     db_cmd,
     demo_cmd,
     eval_cmd,
+    notify_cmd,
     policies_cmd,
     report_cmd,
     scan_cmd,
@@ -23,7 +24,7 @@ from . import (
 
 COMMANDS = (
     eval_cmd, test_cmd, policies_cmd, demo_cmd, scan_cmd, serve_cmd, webhook_cmd, certs_cmd,
-    webhook_config_cmd, db_cmd, token_cmd, report_cmd,
+    webhook_config_cmd, db_cmd, token_cmd, report_cmd, notify_cmd,
 )
 
 

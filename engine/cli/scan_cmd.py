@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_scan(settings, policy_set, store, shard=shard)
         if outcome.status != "failed":
             from ...scorecards.compute import after_scan
+            from ...scorecards.notify import notify_quietly
 
             after_scan(settings, store, policy_set.policies, scan_id=outcome.scan_id)
+            notify_quietly(settings, store, policy_set.policies)
     except ScanBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ...scorecards.context import AppContext
+    from ...scorecards.notify import notify_quietly, schedule_notifications
     from ...scorecards.server import create_app
     from ..scanner.schedule import Scanner
     from ..store import Store
@@ -39,8 +40,12 @@ def run(args: argparse.Namespace) -> int:
         scanner = Scanner(settings, policy_set, store,
                           on_done=lambda outcome: after_scan_work(settings, store, policy_set,
                                                                   outcome))
+        notifier = None
         if not args.no_schedule:
             scanner.schedule()
+            notifier = schedule_notifications(
+                lambda: notify_quietly(settings, store, policy_set.policies),
+                settings.governance.timezone)
     except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(ctx), host=host, port=port,
                     log_level="warning", access_log=False)
     finally:
+        if notifier is not None:
+            notifier.shutdown(wait=False)
         scanner.shutdown()
         store.close()
     return 0
@@ -61,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
 def after_scan_work(settings, store, policy_set, outcome) -> None:
     """After each scan the server runs: the day's scorecards, then the report (when
-    `scorecards.report_dir` is set). Failures are logged; the server keeps serving."""
+    `scorecards.report_dir` is set), then the campaign notifications now due. Failures are
+    logged; the server keeps serving."""
     from ...scorecards.compute import after_scan
+    from ...scorecards.notify import notify_quietly
 
     log = logging.getLogger("pathwarden.scorecards")
     if outcome.status == "failed":
@@ -79,3 +88,4 @@ def after_scan_work(settings, store, policy_set, outcome) -> None:
             log.info("report written: %s", ", ".join(str(p) for p in paths))
     except Exception:
         log.exception("scorecards or report after scan %s failed", outcome.scan_id)
+    notify_quietly(settings, store, policy_set.policies)

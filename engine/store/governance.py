@@ -66,12 +66,13 @@ class GovernanceStore:
                "state": "requested", "spec": spec, "expires_at": expires_at,
                "requested_by": requested_by, "approved_by": None, "requested_at": now,
                "decided_at": None, "updated_at": now}
-        try:
-            with self._errors("cannot write waivers"), self._begin() as conn:
-                conn.execute(insert(waivers_table), [row])
-                _event(conn, waiver_id, now, actor, "requested", {"spec": spec})
-        except IntegrityError as exc:
-            raise WaiverStateError(f"waiver {waiver_id} already exists") from exc
+        with self._errors("cannot write waivers"):
+            try:
+                with self._begin() as conn:
+                    conn.execute(insert(waivers_table), [row])
+                    _event(conn, waiver_id, now, actor, "requested", {"spec": spec})
+            except IntegrityError as exc:  # caught before _errors makes it a StoreError
+                raise WaiverStateError(f"waiver {waiver_id} already exists") from exc
         found = self.waiver_row(waiver_id)
         assert found is not None
         return found
@@ -174,14 +175,17 @@ class GovernanceStore:
         row = {"event_key": event_key, "campaign": campaign, "team": team, "event": event,
                "payload": payload, "status": status, "attempts": 0, "last_error": None,
                "created_at": now, "sent_at": None}
-        try:
-            with self._errors("cannot write notifications"), self._begin() as conn:
-                if conn.execute(select(notifications_table.c.id).where(
-                        notifications_table.c.event_key == event_key)).first():
-                    return False
-                conn.execute(insert(notifications_table), [row])
-        except IntegrityError:
-            return False  # another replica recorded it between our check and insert
+        # The IntegrityError is caught inside `_errors`, which would otherwise turn the
+        # race this handles into a StoreError.
+        with self._errors("cannot write notifications"):
+            try:
+                with self._begin() as conn:
+                    if conn.execute(select(notifications_table.c.id).where(
+                            notifications_table.c.event_key == event_key)).first():
+                        return False
+                    conn.execute(insert(notifications_table), [row])
+            except IntegrityError:
+                return False  # another replica recorded it between our check and insert
         return True
 
     def pending_notifications(self) -> list[NotificationRow]:
