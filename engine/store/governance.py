@@ -33,6 +33,7 @@ TRANSITIONS = {
     "reject": ({"requested"}, "rejected"),
     "revoke": ({"requested", "approved"}, "revoked"),
 }
+"""action -> (the states it may start from, the state it leads to; also the audit verb)."""
 
 
 class WaiverStateError(ValueError):
@@ -92,7 +93,7 @@ class GovernanceStore:
                     "there (files are reviewed like code)")
             if row["state"] not in allowed:
                 raise WaiverStateError(f"waiver {waiver_id} is {row['state']}; it cannot be "
-                                       f"{action}d")
+                                       f"{new_state}")
             if action == "approve" and actor == row["requested_by"]:
                 raise WaiverStateError(f"waiver {waiver_id} was requested by {actor}; "
                                        "someone else must approve it")
@@ -105,8 +106,8 @@ class GovernanceStore:
                 values["spec"] = spec
             conn.execute(update(waivers_table).where(
                 waivers_table.c.waiver_id == waiver_id).values(**values))
-            _event(conn, waiver_id, now, actor, f"{action}d" if action != "approve"
-                   else "approved", {"comment": comment} if comment else {})
+            _event(conn, waiver_id, now, actor, new_state,
+                   {"comment": comment} if comment else {})
         found = self.waiver_row(waiver_id)
         assert found is not None
         return found
