@@ -5,9 +5,12 @@ definitions, results and history, findings, scans, the decision log and policies
 share one envelope (`items`, `total`, `limit`, `offset`, `next`) and are counted and paged
 in SQL, so a page costs the same on an estate of ten services and of ten thousand.
 
-Tokens are compared as SHA-256 digests (the config file holds only digests). Reads are open
-unless `api.read: token`; writes always need a token, and with none configured they are
-refused rather than left open. Every error is JSON: `{"error": message, "detail": ...}`.
+Tokens are compared as SHA-256 digests (the config file holds only digests) and carry
+roles: `read`, `write`, `waivers:request`, `waivers:approve`, `admin` (all). Reads are open
+unless `api.read: token`; writes always need a token with the role they name, and with
+none configured they are refused rather than left open. Waivers are requested and
+approved by different tokens, and every change is kept in an audit trail. Every error is
+JSON: `{"error": message, "detail": ...}`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ..engine.store import (
     ServiceRow,
     TargetRow,
 )
+from .api_governance import governance_routes
 from .api_http import (
     PREFIX,
     Access,
@@ -73,8 +77,11 @@ def create_api(ctx: AppContext) -> FastAPI:
     _decision_routes(reads, ctx)
     _policy_routes(reads, ctx)
     _delivery_routes(reads, writes, ctx)
+    by_role = APIRouter(prefix=PREFIX)  # each endpoint names its role (waivers)
+    governance_routes(reads, by_role, ctx, access)
     app.include_router(reads)
     app.include_router(writes)
+    app.include_router(by_role)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

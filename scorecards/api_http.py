@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine.errors import StoreError
-from ..engine.settings import ApiSettings
+from ..engine.settings import ApiSettings, TokenIdentity
 
 PREFIX = "/api/v1"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -85,32 +85,53 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
 class Access:
-    """Bearer tokens, compared as digests in constant time against every configured one."""
+    """Bearer tokens, compared as digests in constant time against every configured one,
+    and the roles each token has (`api.tokens`).
+
+    `read` and `write` guard the plain reads and writes; `role(...)` builds the guard of an
+    endpoint that needs another role and wants to know who calls (the audit trail records
+    the token's name). A missing or unknown token is 401, a known one without the role 403.
+    """
 
     def __init__(self, api: ApiSettings) -> None:
-        self._digests = [d.encode() for d in api.tokens]
+        self._known = [(i.digest.encode(), i) for i in api.accepted()]
+        self.read = self.role("read", refused="reads need a token (api.read: token)")
+        self.write = self.role("write", refused="write endpoints are disabled")
 
-        def read(credentials: Credentials = None) -> None:
-            self._check(credentials, "reads need a token (api.read: token)")
+    def role(self, *roles: str, refused: str = "this endpoint is disabled"
+             ) -> Callable[..., TokenIdentity]:
+        """A dependency that answers the caller's identity when its token has any of
+        `roles` (`admin` has all)."""
+        needs = " or ".join(roles)
 
-        def write(credentials: Credentials = None) -> None:
-            self._check(credentials, "write endpoints are disabled")
+        def guard(credentials: Credentials = None) -> TokenIdentity:
+            identity = self.identify(credentials, refused)
+            if not any(identity.has(r) for r in roles):
+                raise ApiError(403, f"token {identity.name} lacks the role {needs}",
+                               {"token": identity.name, "roles": sorted(identity.roles),
+                                "needs": list(roles)})
+            return identity
 
-        self.read, self.write = read, write
+        guard.__name__ = "needs_" + "_or_".join(r.replace(":", "_") for r in roles)
+        return guard
 
-    def _check(self, credentials: HTTPAuthorizationCredentials | None, refused: str) -> None:
-        if not self._digests:
+    def identify(self, credentials: HTTPAuthorizationCredentials | None,
+                 refused: str) -> TokenIdentity:
+        if not self._known:
             raise ApiError(403, f"{refused}: no API token is configured (api.tokens or "
                            "PATHWARDEN_API_TOKEN)")
-        if credentials is None or not self._known(credentials.credentials):
+        found = None if credentials is None else self._lookup(credentials.credentials)
+        if found is None:
             raise ApiError(401, "a valid bearer token is required",
                            headers={"WWW-Authenticate": "Bearer"})
+        return found
 
-    def _known(self, token: str) -> bool:
+    def _lookup(self, token: str) -> TokenIdentity | None:
         digest = ApiSettings.digest(token).encode()
-        found = False
-        for known in self._digests:  # no early exit: timing does not tell which one matched
-            found |= hmac.compare_digest(digest, known)
+        found = None
+        for known, identity in self._known:  # no early exit: timing tells nothing
+            if hmac.compare_digest(digest, known):
+                found = identity
         return found
 
 
