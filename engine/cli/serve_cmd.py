@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from ..errors import ConfigError, StoreError
 from .common import add_policy_options, load_or_report, setup_logging
@@ -35,17 +36,29 @@ def run(args: argparse.Namespace) -> int:
     if loaded is None:
         return 2
     settings, policy_set = loaded
+    contexts: list[AppContext] = []
+
+    def refresh_governance() -> None:
+        """Waiver and campaign files changed by a deploy, waivers approved on another
+        replica: picked up after each scan and every hour."""
+        for ctx in contexts:
+            ctx.refresh_governance()
+
+    def scanned(outcome: Any) -> None:
+        after_scan_work(settings, store, policy_set, outcome)
+        refresh_governance()
+
+    def hourly() -> None:
+        refresh_governance()
+        notify_quietly(settings, store, policy_set.policies)
+
     try:
         store = Store.open(args.database_url or settings.store.url)
-        scanner = Scanner(settings, policy_set, store,
-                          on_done=lambda outcome: after_scan_work(settings, store, policy_set,
-                                                                  outcome))
+        scanner = Scanner(settings, policy_set, store, on_done=scanned)
         notifier = None
         if not args.no_schedule:
             scanner.schedule()
-            notifier = schedule_notifications(
-                lambda: notify_quietly(settings, store, policy_set.policies),
-                settings.governance.timezone)
+            notifier = schedule_notifications(hourly, settings.governance.timezone)
     except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -56,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print("note: no API token configured; write endpoints answer 403", file=sys.stderr)
     try:
         ctx = AppContext.load(store, settings, policy_set, scanner)
+        contexts.append(ctx)
         uvicorn.run(create_app(ctx), host=host, port=port,
                     log_level="warning", access_log=False)
     finally:
