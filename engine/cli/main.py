@@ -18,13 +18,14 @@ from . import (
     serve_cmd,
     test_cmd,
     token_cmd,
+    verify_cmd,
     webhook_cmd,
     webhook_config_cmd,
 )
 
 COMMANDS = (
-    eval_cmd, test_cmd, policies_cmd, demo_cmd, scan_cmd, serve_cmd, webhook_cmd, certs_cmd,
-    webhook_config_cmd, db_cmd, token_cmd, report_cmd, notify_cmd,
+    eval_cmd, test_cmd, verify_cmd, policies_cmd, demo_cmd, scan_cmd, serve_cmd, webhook_cmd,
+    certs_cmd, webhook_config_cmd, db_cmd, token_cmd, report_cmd, notify_cmd,
 )
 
 

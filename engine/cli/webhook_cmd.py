@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
 def admission_policy_set(settings: Settings, args: argparse.Namespace) -> PolicySet:
     """Referential policies need the cluster's inventory, which the webhook does not sync
     yet; run against an empty one they would judge every workload wrongly, so they stay
-    in audit (`pathwarden scan`/`eval`) for now."""
+    in audit (`pathwarden scan`/`eval`) for now. That includes Gatekeeper constraints whose
+    template reads `data.inventory` or whose match has a `namespaceSelector` (judged on the
+    Namespace objects of the inventory)."""
     policy_set = configured_policy_set(settings, extra_dirs=args.policies,
                                        no_builtin=args.no_builtin, select=args.select)
     return policy_set.only(frozenset(p.id for p in policy_set.policies if not p.inventory))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyLoadError, Problem
+from ..gatekeeper.loading import read_gatekeeper_files
 from ..model import Language, Location
 from ..policyset import BackendFactory, CompiledPolicy, PolicySet
 from ..rego.results import RULES, RegoModule
@@ -35,6 +36,8 @@ class PolicyFiles:
     rego_tests: list[Path] = field(default_factory=list)
     python: list[Path] = field(default_factory=list)
     python_tests: list[Path] = field(default_factory=list)
+    yaml: list[Path] = field(default_factory=list)
+    """May hold Gatekeeper ConstraintTemplates and constraints (engine/gatekeeper)."""
 
 
 def find_policy_files(dirs: Iterable[Path]) -> tuple[PolicyFiles, list[Problem]]:
@@ -61,17 +64,20 @@ def _classify(path: Path, files: PolicyFiles) -> None:
         files.python_tests.append(path)
     elif name.endswith(".py") and name not in ("__init__.py", "conftest.py"):
         files.python.append(path)
+    elif name.endswith((".yaml", ".yml")):
+        files.yaml.append(path)
 
 
 def load_policy_set(dirs: Iterable[Path], backend_factory: BackendFactory) -> PolicySet:
     files, problems = find_policy_files(list(dirs))
     modules, rego_policies = read_rego_files(files.rego, problems)
     python_policies = read_python_files(files.python, problems)
-    compiled = rego_policies + python_policies
+    gk_modules, gk_policies = read_gatekeeper_files(files.yaml, problems)
+    compiled = rego_policies + python_policies + gk_policies
     problems.extend(_duplicate_ids(compiled))
     if problems:
         raise PolicyLoadError(problems)
-    return PolicySet(compiled, modules, backend_factory)
+    return PolicySet(compiled, modules + gk_modules, backend_factory)
 
 
 def read_rego_files(

@@ -41,6 +41,10 @@ class Token:
     line: int
     depth: int
     line_start: bool
+    start: int = 0
+    """Offset of the token in the text: lets a rewriter (the Gatekeeper v0->v1
+    translation) edit the source in place and keep every comment and line where it was."""
+    end: int = 0
 
 
 @dataclass(slots=True)
@@ -69,11 +73,11 @@ def tokenize(text: str) -> Iterator[Token]:
         if kind == "ws":
             continue
         if kind == "comment":
-            yield Token(kind, value, line, depth, line_start)
+            yield Token(kind, value, line, depth, line_start, m.start(), m.end())
             continue
         if value in "}])":
             depth = max(0, depth - 1)
-        yield Token(kind, value, line, depth, line_start)
+        yield Token(kind, value, line, depth, line_start, m.start(), m.end())
         if value in "{[(":
             depth += 1
         line += value.count("\n")
