@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..engine.governance import Governance, load_governance
@@ -47,7 +48,7 @@ def governance_loader(settings: Settings, *, store_url: str | None,
 
     def load() -> AdmissionGovernance:
         store = None
-        if store_url:
+        if store_url and _store_exists(store_url):
             from ..engine.errors import StoreError
             from ..engine.store import Store
 
@@ -70,6 +71,17 @@ def governance_loader(settings: Settings, *, store_url: str | None,
         return AdmissionGovernance(governance, catalog)
 
     return load
+
+
+def _store_exists(url: str) -> bool:
+    """A SQLite file that is not there holds no waivers; opening it would create it."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    database = parsed.database or ""
+    return database not in ("", ":memory:") and Path(database).is_file()
 
 
 class GovernanceHolder:
