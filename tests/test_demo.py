@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -34,6 +35,17 @@ def test_the_demo_scans_scores_with_history_and_writes_the_report(tmp_path):
         assert store.pipeline_runs()
     assert (work / "report" / "pathwarden-report.html").is_file()
     assert "report: " in out
+    # the estate's waivers and campaigns, dated relative to today, in store and report
+    with Store.open(f"sqlite:///{work / 'pathwarden.db'}") as store:
+        assert store.waiver_usage() == {"shop-cart-single-replica": 1,
+                                        "recommendations-probes": 1}
+    report = json.loads((work / "report" / "pathwarden-report.json").read_text("utf-8"))
+    waivers = report["waivers"]
+    assert [w["id"] for w in waivers["expiring"]] == ["recommendations-probes"]
+    assert [w["id"] for w in waivers["unused"]] == ["payments-api-host-network"]
+    assert [w["id"] for w in waivers["expired"]] == ["etl-latest-tag"]
+    states = {c["id"]: c["state"] for c in report["campaigns"]}
+    assert states == {"probes-everywhere": "running", "resources-tier1": "scheduled"}
 
 
 def test_the_demo_serves_the_dashboard_and_prints_its_url(tmp_path):

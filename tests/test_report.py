@@ -237,7 +237,7 @@ def test_json_has_a_stable_documented_shape(report):
     assert set(data) == {"version", "generated_at", "today", "data_day", "compared_to",
                          "history", "last_scan", "filter", "empty", "summary", "scorecards",
                          "failing_rules", "improvers", "regressions", "unowned_targets",
-                         "teams", "services"}
+                         "teams", "services", "campaigns", "waivers"}
     assert data["history"] == {"from": (TODAY - timedelta(days=40)).isoformat(),
                                "to": TODAY.isoformat(), "days": 4}
     assert data["summary"] == {"services": 4, "scorecards": 1, "average_score": 0.7,
@@ -263,11 +263,11 @@ def test_json_has_a_stable_documented_shape(report):
 def test_csv_files_have_one_row_per_fact(report):
     files = render_csv(report)
     assert set(files) == {"services.csv", "adoption.csv", "failing_rules.csv", "trend.csv",
-                          "unowned_targets.csv"}
+                          "unowned_targets.csv", "campaigns.csv", "waivers.csv"}
     services = list(csv.DictReader(io.StringIO(files["services.csv"])))
     assert list(services[0]) == ["service", "name", "owner", "team", "system", "lifecycle",
                                  "tier", "scorecard", "level", "score", "next_level",
-                                 "failing_rules", "blocking_rules"]
+                                 "failing_rules", "blocking_rules", "waived_rules"]
     rows = {r["name"]: r for r in services}
     assert len(services) == 4
     assert (rows["b"]["level"], rows["b"]["score"], rows["b"]["failing_rules"]) == (
@@ -380,7 +380,7 @@ def test_an_empty_store_gives_a_report_that_says_so(tmp_path):
     assert [p.name for p in paths] == [
         "pathwarden-report.html", "pathwarden-report.md", "pathwarden-report.json",
         "services.csv", "adoption.csv", "failing_rules.csv", "trend.csv",
-        "unowned_targets.csv"]
+        "unowned_targets.csv", "campaigns.csv", "waivers.csv"]
     html = (tmp_path / "out" / "pathwarden-report.html").read_text()
     doc = lxml.html.fromstring(html)
     assert doc.xpath("string(//section[@id='no-data']/h2)") == "No scorecard results yet"

@@ -183,3 +183,22 @@ def test_workload_annotations_waive_only_what_configuration_opens(tmp_path, data
         assert findings(database_url, "golden-probes")[target][0] == expected
         # resources are not opened to self-service, whatever the annotation says
         assert findings(database_url, "golden-resources")[target][0] == "fail"
+
+
+def test_pathwarden_report_lists_the_waivers_and_campaigns(tmp_path, database_url):
+    import json
+
+    config, org = setup(tmp_path, database_url)
+    (org / "waivers.yaml").write_text(waiver("cart-replicas", expires=day(5)),
+                                      encoding="utf-8")
+    (org / "campaign.yaml").write_text(campaign(-20, -10, 10), encoding="utf-8")
+    assert main(["scan", "--config", str(config)]) == 0
+    out = tmp_path / "report"
+    assert main(["report", "--config", str(config), "--format", "json", "--out",
+                 str(out)]) == 0
+    report = json.loads((out / "pathwarden-report.json").read_text(encoding="utf-8"))
+    assert [w["id"] for w in report["waivers"]["expiring"]] == ["cart-replicas"]
+    [progress] = report["campaigns"]
+    assert (progress["id"], progress["state"], progress["days_left"]) == (
+        "probes-everywhere", "running", 10)
+    assert progress["phase"] == {"enforcement": "warn", "from": day(-10)}

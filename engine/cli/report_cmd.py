@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = AppContext(store=store, settings=settings,
                      policies={p.id: p for p in policy_set.policies}, scorecards=cards)
     try:
+        for problem in ctx.refresh_governance():  # waivers and campaigns, as of now
+            print(f"warning: {problem}", file=sys.stderr)
         report = build_report(ctx, filter=chosen)
         paths = write_report(ctx, args.out, args.format or ["html"], report=report)
     except StoreError as exc:

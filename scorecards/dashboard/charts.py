@@ -8,7 +8,7 @@ text, so colour is never the only way to read it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -132,4 +132,81 @@ def bar_chart(points: Sequence[tuple[date, int]], *, label: str, width: int = 56
                     f'y="{top + plot_h - h:.1f}" width="{max(slot * 0.7, 1):.1f}" '
                     f'height="{h:.1f}" fill="{fill}"><title>{day.isoformat()}: {count}'
                     '</title></rect>')
+    return _svg(width, height, label, body)
+
+
+STATUS_COLOURS = {"compliant": "#4ade80", "waived": "#93c5fd", "failing": "#f87171",
+                  "no-data": "#e2e8f0"}
+"""Campaign statuses: the hues of the rule badges (pass green, waived blue, fail red),
+light enough for the dark labels drawn on them."""
+PHASE_COLOURS = {"audit": "#cbd5e1", "warn": "#f59e0b", "deny": "#1e293b"}
+
+
+def stacked_columns(points: Sequence[tuple[date, Mapping[str, int]]], order: Sequence[str],
+                    colours: Mapping[str, str], *, start: date, end: date, label: str,
+                    width: int = 560, height: int = 180) -> Markup:
+    """One column per day with results, stacked by status (services per status); days
+    without results stay gaps so a missed scan is not drawn as a drop."""
+    left, top, right, bottom = 44, 10, 14, 26
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max((sum(c.get(s, 0) for s in order) for _, c in points), default=0)
+    ceiling = max(peak, 1)
+    body = _axes(start, end, left, top, plot_w, plot_h, [(0.0, "0"), (1.0, str(ceiling))])
+    span = max((end - start).days, 1)
+    slot = plot_w / (span + 1)
+    for day, counts in points:
+        if not start <= day <= end:
+            continue
+        x = left + plot_w * (day - start).days / span - slot * 0.35
+        x = min(max(x, left), left + plot_w - slot * 0.7)
+        y = float(top + plot_h)
+        for status in order:
+            n = counts.get(status, 0)
+            if not n:
+                continue
+            h = plot_h * n / ceiling
+            y -= h
+            body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(slot * 0.7, 2):.1f}" '
+                        f'height="{h:.1f}" fill="{colours.get(status, "#94a3b8")}">'
+                        f'<title>{day.isoformat()}: {escape(status)} {n}</title></rect>')
+    return _svg(width, height, label, body)
+
+
+def timeline(phases: Sequence[tuple[str, date]], *, start: date, deadline: date, today: date,
+             label: str, width: int = 1200, height: int = 64) -> Markup:
+    """A campaign's schedule: each phase as a band from its first day, the deadline and
+    today marked. The axis runs from the start (or today, if earlier) to a little past the
+    deadline (or today, if later), so "where are we" is always on it."""
+    first = min(start, today, *(d for _, d in phases)) if phases else min(start, today)
+    last = max(deadline, today, *(d for _, d in phases)) if phases else max(deadline, today)
+    last = last + (last - first) / 8 if last > first else last
+    left, right, top, band = 10, 10, 18, 20
+    plot_w = width - left - right
+
+    def x(day: date) -> float:
+        return _x_of(day, first, last, left, plot_w)
+
+    body = [f'<rect x="{left}" y="{top}" width="{plot_w}" height="{band}" fill="#f1f5f9"/>']
+    for i, (enforcement, begins) in enumerate(phases):
+        ends = phases[i + 1][1] if i + 1 < len(phases) else last
+        colour = PHASE_COLOURS.get(enforcement, "#94a3b8")
+        body.append(f'<rect x="{x(begins):.1f}" y="{top}" width="{max(x(ends) - x(begins), 1):.1f}"'
+                    f' height="{band}" fill="{colour}"><title>{escape(enforcement)} from '
+                    f'{begins.isoformat()}</title></rect>')
+        ink = "#ffffff" if enforcement == "deny" else "#0f172a"
+        if x(ends) - x(begins) > 40:
+            body.append(f'<text x="{x(begins) + 4:.1f}" y="{top + 14}" class="bar-label" '
+                        f'style="fill: {ink}">{escape(enforcement)}</text>')
+    for day, text, anchor_y in ((start, f"start {start.isoformat()}", top + band + 14),
+                                (deadline, f"deadline {deadline.isoformat()}",
+                                 top + band + 14)):
+        anchor = "start" if x(day) < left + plot_w / 2 else "end"
+        body.append(f'<text x="{x(day):.1f}" y="{anchor_y}" text-anchor="{anchor}" '
+                    f'class="axis">{escape(text)}</text>')
+    body.append(f'<line x1="{x(today):.1f}" x2="{x(today):.1f}" y1="4" y2="{top + band + 2}" '
+                f'stroke="#dc2626" stroke-width="2" class="today"><title>today '
+                f'{today.isoformat()}</title></line>')
+    anchor = "start" if x(today) < left + plot_w / 2 else "end"
+    body.append(f'<text x="{x(today) + (3 if anchor == "start" else -3):.1f}" y="12" '
+                f'text-anchor="{anchor}" class="axis">today</text>')
     return _svg(width, height, label, body)

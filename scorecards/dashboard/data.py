@@ -21,8 +21,11 @@ from typing import Any, TypeVar
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
+from ...engine.governance import Campaign, Governance, Waiver
+from ...engine.governance.configured import waiver_of_row
+from ...engine.model import Policy
 from ...engine.store import FindingDay, FindingRow, ScanRow, ScorecardResult, ServiceRow, Store
-from ..views import ServiceFilter
+from ..views import ServiceFilter, WaivedRow
 
 T = TypeVar("T")
 CHUNK = 2000
@@ -177,3 +180,71 @@ def finding_history(store: Store, policy_id: str, services: Iterable[str],
             d.policy_id == policy_id, d.day >= since,
             d.service.in_(refs[start:start + CHUNK]))))
     return rows
+
+
+# --- waivers and campaigns ----------------------------------------------------------------
+
+def waived_findings(store: Store) -> list[WaivedRow]:
+    """(service, policy, waiver, findings) of the current waived findings, counted in SQL:
+    what each waiver excuses now (its use; `Store.waiver_usage` summed per service and
+    policy), without loading a finding row."""
+    ids = scan_ids(store)
+    if not ids:
+        return []
+    f = FindingRow
+    return [(service, policy, waiver, n) for service, policy, waiver, n in store.rows(
+        sql_select(f.service, f.policy_id, f.waiver, func.count())
+        .where(f.scan_id.in_(ids), f.waiver.is_not(None))
+        .group_by(f.service, f.policy_id, f.waiver))]
+
+
+def policy_counts(store: Store, policies: Sequence[str]
+                  ) -> dict[tuple[str | None, str], dict[str, int]]:
+    """`Store.finding_counts()` for some policies only (a campaign's), all statuses."""
+    ids = scan_ids(store)
+    if not ids or not policies:
+        return {}
+    f = FindingRow
+    out: dict[tuple[str | None, str], dict[str, int]] = {}
+    for start in range(0, len(policies), CHUNK):
+        for service, policy, status, n in store.rows(
+                sql_select(f.service, f.policy_id, f.status, func.count())
+                .where(f.scan_id.in_(ids), f.policy_id.in_(list(policies[start:start + CHUNK])))
+                .group_by(f.service, f.policy_id, f.status)):
+            out.setdefault((service, policy), {})[status] = n
+    return out
+
+
+def policy_days(store: Store, policies: Sequence[str], since: date
+                ) -> dict[date, dict[tuple[str, str], dict[str, int]]]:
+    """Daily finding counts of some policies from `since` on, as campaign trends read them
+    (day -> (service, policy) -> counts, the shards of a day added up)."""
+    d = FindingDay
+    days: dict[date, dict[tuple[str, str], dict[str, int]]] = {}
+    for start in range(0, len(policies), CHUNK):
+        for day, service, policy, counts in store.rows(
+                sql_select(d.day, d.service, d.policy_id, d.counts).where(
+                    d.day >= since, d.policy_id.in_(list(policies[start:start + CHUNK])))):
+            entry = days.setdefault(day, {}).setdefault((service, policy), {})
+            for status, n in (counts or {}).items():
+                entry[status] = entry.get(status, 0) + n
+    return days
+
+
+def current_waivers(store: Store, governance: Governance) -> list[Waiver]:
+    """The waivers in force in this process, with API waivers as the store has them now:
+    another replica may have approved or revoked one since this one last loaded them."""
+    api = {row.waiver_id: waiver_of_row(row) for row in store.waiver_rows()
+           if row.source == "api"}
+    files = [w for w in governance.waivers if w.source != "api"]
+    taken = {w.id for w in files}
+    return [*files, *(w for i, w in api.items() if i not in taken)]
+
+
+def campaign_inputs(store: Store, campaigns: Sequence[Campaign], policies: Sequence[Policy],
+                    since: date) -> tuple[dict[tuple[str | None, str], dict[str, int]],
+                                          dict[date, dict[tuple[str, str], dict[str, int]]]]:
+    """Current counts and daily history of only the policies some campaign covers: what
+    `campaign_progress` reads, a sliver of the estate's findings."""
+    covered = sorted({p.id for p in policies for c in campaigns if c.covers_policy(p)})
+    return policy_counts(store, covered), policy_days(store, covered, since)

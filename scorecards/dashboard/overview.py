@@ -27,6 +27,7 @@ from ..views import (
     services_failing,
     teams_ranked,
     trend_from_counts,
+    waived_by_team,
 )
 from .charts import Series, level_colour, line_chart, stacked_bar
 from .common import Snapshot
@@ -98,7 +99,7 @@ def _overview(ctx: AppContext, data: DataCache, snap: Snapshot, flt: ServiceFilt
               days: int) -> dict[str, Any]:
     results = snap.filtered(flt)
     page: dict[str, Any] = {"results": results, "cards": [], "teams": [], "up": [], "down": [],
-                            "failing": [], "baseline": None}
+                            "failing": [], "baseline": None, "waived": {}}
     if snap.day is None:
         return page
     counts = trend_counts(ctx.store, snap.day - timedelta(days=days - 1), flt, snap.services)
@@ -106,6 +107,7 @@ def _overview(ctx: AppContext, data: DataCache, snap: Snapshot, flt: ServiceFilt
                      for card, item in zip(ctx.cards, adoption(results, ctx.cards),
                                            strict=True)]
     page["teams"] = teams_ranked(results)
+    page["waived"] = waived_by_team(results)
     base = baseline_day(ctx, snap.day)
     if base is not None:
         earlier = data.get((snap.version, "day", base), lambda: day_rows(ctx.store, base))

@@ -67,6 +67,17 @@ class Links:
     def policy(self, policy_id: str) -> str:
         return self.to(f"/policies/{quote(policy_id, safe='')}")
 
+    def campaigns(self) -> str:
+        return self.to("/campaigns")
+
+    def campaign(self, campaign_id: str) -> str:
+        return self.to(f"/campaigns/{quote(campaign_id, safe='')}")
+
+    def waivers(self, **changes: str | int | None) -> str:
+        """`show` (a list) and `policy` are the waivers page's own; other pages' links
+        carry only the shared filters and window."""
+        return self.to("/waivers", **changes)
+
     def window(self, path: str, days: int) -> str:
         return self.to(path, days=None if days == DEFAULT_WINDOW else days)
 

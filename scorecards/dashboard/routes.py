@@ -11,6 +11,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from ...engine.errors import StoreError
 from ..context import AppContext
+from .campaigns import campaign_page, campaigns_page
 from .common import Snapshot, snapshot
 from .data import DataCache
 from .overview import overview_page
@@ -27,15 +29,23 @@ from .query import WINDOWS, Links, filter_options, read_days, read_filter
 from .render import STATIC, render
 from .service import service_page
 from .team import known_team, team_page
+from .waivers import waivers_page
 
 log = logging.getLogger("pathwarden.dashboard")
 STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*\.(css|js|svg|png|ico)$")
 
 
-def dashboard_router(ctx: AppContext) -> APIRouter:
-    """Mounted at `/` by `pathwarden serve` and `demo`, next to the REST API."""
+def dashboard_router(ctx: AppContext, *,
+                     clock: Callable[[], datetime] | None = None) -> APIRouter:
+    """Mounted at `/` by `pathwarden serve` and `demo`, next to the REST API.
+
+    `clock` gives "now" for what follows the calendar (a campaign's phase and days left,
+    whether a waiver expired); tests pass a fixed one."""
     router = APIRouter(include_in_schema=False)
     data = DataCache(ctx.store)
+
+    def now() -> datetime:
+        return clock() if clock is not None else datetime.now(UTC)
 
     def page(request: Request, template: str, build: Callable[[Snapshot, dict[str, Any]],
                                                              dict[str, Any] | None],
@@ -103,7 +113,7 @@ def dashboard_router(ctx: AppContext) -> APIRouter:
                 base["missing"] = _unknown(snap, f"The catalog has no service “{ref}”; refs "
                                                  "look like component:default/shop-web.")
                 return None
-            return service_page(ctx, snap, row, base["days"])
+            return service_page(ctx, snap, row, base["days"], now())
 
         return page(request, "dashboard_service.html.j2", build, title=ref)
 
@@ -119,6 +129,36 @@ def dashboard_router(ctx: AppContext) -> APIRouter:
             return policy_page(ctx, data, snap, found, base["flt"], base["days"])
 
         return page(request, "dashboard_policy.html.j2", build, title=policy_id)
+
+    @router.get("/campaigns", response_class=HTMLResponse)
+    def campaigns(request: Request) -> Response:
+        return page(request, "dashboard_campaigns.html.j2",
+                    lambda snap, base: campaigns_page(ctx, data, snap, base["flt"], now()),
+                    title="Campaigns")
+
+    @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+    def campaign(request: Request, campaign_id: str) -> Response:
+        def build(snap: Snapshot, base: dict[str, Any]) -> dict[str, Any] | None:
+            found = ctx.governance.campaign(campaign_id)
+            if found is None:
+                base["missing_title"] = f"No campaign “{campaign_id}”"
+                base["missing"] = (f"No campaign file has the id “{campaign_id}”; "
+                                   "/campaigns lists the campaigns loaded.")
+                return None
+            return campaign_page(ctx, data, snap, found, base["flt"], now())
+
+        found = ctx.governance.campaign(campaign_id)
+        return page(request, "dashboard_campaign.html.j2", build,
+                    title=found.title if found else campaign_id)
+
+    @router.get("/waivers", response_class=HTMLResponse)
+    def waivers(request: Request) -> Response:
+        return page(request, "dashboard_waivers.html.j2",
+                    lambda snap, base: waivers_page(ctx, data, snap, base["flt"],
+                                                    base["days"], now(),
+                                                    dict(request.query_params),
+                                                    base["links"]),
+                    title="Waivers")
 
     @router.get("/static/{name}")
     def static(name: str) -> Response:

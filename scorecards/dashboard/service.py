@@ -3,18 +3,20 @@ messages on its targets), how to fix it, since when, and what admission said lat
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...engine.model import Policy
 from ...engine.store import DecisionLogEntry, FindingRow, ScorecardResult, ServiceRow, TargetRow
 from ..context import AppContext
 from ..definitions import Rule
-from ..views import blocking_rules
+from ..views import WaiverLine, blocking_rules, waiver_lines
 from .charts import Series, line_chart, series_colour
 from .common import Snapshot
+from .data import current_waivers
 
 MAX_MESSAGES = 6
 DECISIONS = 20
@@ -30,6 +32,8 @@ class Message:
     text: str
     kind: str
     """deny | warn | error | waived: what the finding was."""
+    waiver: str | None = None
+    """The waiver excusing it (kind `waived`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,8 @@ def _messages(policy_ids: Sequence[str],
                 out.append(Message(pid, label, finding.error, "error"))
             for violation in finding.violations or []:
                 kind = "waived" if finding.status == "waived" else violation.get("kind", "deny")
-                out.append(Message(pid, label, str(violation.get("msg", "")), kind))
+                out.append(Message(pid, label, str(violation.get("msg", "")), kind,
+                                   finding.waiver if kind == "waived" else None))
     rank = {"error": 0, "deny": 1, "waived": 2, "warn": 3}
     return sorted(out, key=lambda m: (rank.get(m.kind, 4), m.policy, m.target))
 
@@ -144,16 +149,19 @@ def card_results(ctx: AppContext, results: Sequence[ScorecardResult],
 
 
 def grouped_targets(findings: Sequence[tuple[FindingRow, TargetRow]]
-                    ) -> list[tuple[str, str, list[tuple[TargetRow, list[str]]]]]:
-    """(kind, title, [(target, failing policies)]) for the targets the service owns."""
-    targets: dict[str, tuple[TargetRow, set[str]]] = {}
+                    ) -> list[tuple[str, str, list[tuple[TargetRow, list[str], list[str]]]]]:
+    """(kind, title, [(target, failing policies, waived policies)]) for the targets the
+    service owns: waived ones apart, as excused rather than fixed."""
+    targets: dict[str, tuple[TargetRow, set[str], set[str]]] = {}
     for finding, target in findings:
-        _, failing = targets.setdefault(target.target_id, (target, set()))
+        _, failing, waived = targets.setdefault(target.target_id, (target, set(), set()))
         if finding.status in ("fail", "error"):
             failing.add(finding.policy_id)
-    kinds: dict[str, list[tuple[TargetRow, list[str]]]] = {}
-    for target, failing in targets.values():
-        kinds.setdefault(target.kind, []).append((target, sorted(failing)))
+        elif finding.status == "waived":
+            waived.add(finding.policy_id)
+    kinds: dict[str, list[tuple[TargetRow, list[str], list[str]]]] = {}
+    for target, failing, waived in targets.values():
+        kinds.setdefault(target.kind, []).append((target, sorted(failing), sorted(waived)))
     return [(kind, KIND_TITLES.get(kind, kind),
              sorted(items, key=lambda item: target_label(item[0])))
             for kind, items in sorted(kinds.items(), key=lambda kv: KIND_ORDER.get(kv[0], 9))]
@@ -186,8 +194,27 @@ def history_chart(ctx: AppContext, snap: Snapshot, service: ServiceRow, days: in
                       ), series
 
 
+def service_waivers(ctx: AppContext, service: ServiceRow,
+                    findings: Sequence[tuple[FindingRow, TargetRow]],
+                    now: datetime) -> list[WaiverLine]:
+    """The waivers excusing findings of this service now, and those naming it that excuse
+    nothing (so a stale waiver shows where the service's owners look)."""
+    rows: Counter[tuple[str | None, str, str]] = Counter()
+    for finding, _ in findings:
+        if finding.waiver:
+            rows[finding.service, finding.policy_id, finding.waiver] += 1
+    used = {w for _, _, w in rows}
+    lines = waiver_lines(
+        current_waivers(ctx.store, ctx.governance),
+        [(s, p, w, n) for (s, p, w), n in rows.items()], {service.ref: service}, now,
+        zone=ctx.governance.settings.zone,
+        expiring_within=ctx.governance.settings.waivers.expiring_within_days)
+    return [w for w in lines if w.waiver.id in used or (service.ref in w.services
+                                                        and w.status != "revoked")]
+
+
 def service_page(ctx: AppContext, snap: Snapshot, service: ServiceRow,
-                 days: int) -> dict[str, Any]:
+                 days: int, now: datetime | None = None) -> dict[str, Any]:
     findings = ctx.store.current_findings(service=service.ref)
     # full results: this page shows every rule, passing ones and measured values too
     results = (ctx.store.scorecard_results(day=snap.day, service=service.ref)
@@ -197,4 +224,5 @@ def service_page(ctx: AppContext, snap: Snapshot, service: ServiceRow,
     return {"service": service, "cards": card_results(ctx, results, findings),
             "targets": targets, "namespaces": namespaces,
             "decisions": recent_decisions(ctx, namespaces),
-            "history": history_chart(ctx, snap, service, days)}
+            "history": history_chart(ctx, snap, service, days),
+            "waivers": service_waivers(ctx, service, findings, now or datetime.now(UTC))}

@@ -12,10 +12,17 @@ from markupsafe import Markup
 
 from ...engine.store import ServiceRow
 from ..context import AppContext
-from ..views import ServiceFilter, adoption, blocking_rules, team_of, trend_from_counts
+from ..views import (
+    ServiceFilter,
+    adoption,
+    blocking_rules,
+    team_of,
+    trend_from_counts,
+    waived_rules,
+)
 from .charts import Series, line_chart, series_colour
 from .common import Snapshot
-from .data import DataCache, Slim, trend_counts
+from .data import DataCache, Slim, trend_counts, waived_findings
 from .overview import card_view
 
 
@@ -42,10 +49,10 @@ def team_page(ctx: AppContext, data: DataCache, snap: Snapshot, team: str,
               flt: ServiceFilter, days: int) -> dict[str, Any]:
     flt = replace(flt, team=team)
     return data.get((snap.version, "team", flt, days),
-                    lambda: _team(ctx, snap, team, flt, days))
+                    lambda: _team(ctx, data, snap, team, flt, days))
 
 
-def _team(ctx: AppContext, snap: Snapshot, team: str, flt: ServiceFilter,
+def _team(ctx: AppContext, data: DataCache, snap: Snapshot, team: str, flt: ServiceFilter,
           days: int) -> dict[str, Any]:
     services = [s for s in snap.services.values() if flt.matches(s)]
     results = snap.filtered(flt)
@@ -63,8 +70,11 @@ def _team(ctx: AppContext, snap: Snapshot, team: str, flt: ServiceFilter,
             blockers.append(Blocker(r, card.title, next_level, rules))
     order = {c.id: i for i, c in enumerate(ctx.cards)}
     blockers.sort(key=lambda b: (b.result.service, order.get(b.result.scorecard, 99)))
+    # Waived rules apart from the failing ones: excused until their waiver expires.
+    rows = data.get((snap.version, "waived-findings"), lambda: waived_findings(ctx.store))
+    waived = waived_rules(results, rows, ctx.policies)
     page: dict[str, Any] = {"team": team, "lines": lines, "blockers": blockers, "cards": [],
-                            "trend": None, "results": results}
+                            "trend": None, "results": results, "waived": waived}
     if snap.day is None or not results:
         return page
     counts = trend_counts(ctx.store, snap.day - timedelta(days=days - 1), flt, snap.services)

@@ -4,6 +4,8 @@ Markdown, JSON and CSV files cannot disagree with each other or with the dashboa
 The report is about one day (`data_day`: the newest day with scorecard results, on or
 before `today`); trends look back from `today`, movers compare `data_day` with the day a
 week earlier (or the earliest day there is, while history is shorter than a week).
+Campaigns and waivers are about `now`: the phase in force, the days left, which waivers
+are active, expiring or expired then, and what they excuse in the current findings.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from ...engine.store import ScanRow, ScorecardResult, ServiceRow
+from ..campaigns import TREND_DAYS, CampaignProgress
 from ..context import AppContext
-from ..dashboard.data import trend_counts
+from ..dashboard.data import campaign_inputs, current_waivers, trend_counts, waived_findings
 from ..definitions import Scorecard
 from ..views import (
     Adoption,
@@ -24,8 +27,11 @@ from ..views import (
     ServiceFilter,
     TrendPoint,
     UnownedTarget,
+    WaivedRule,
+    WaiverBoard,
     adoption,
     blocking_rules,
+    campaign_progresses,
     failing_rules,
     movers,
     services_failing,
@@ -33,6 +39,10 @@ from ..views import (
     teams_ranked,
     trend_from_counts,
     unowned_targets,
+    waived_rules,
+    waiver_board,
+    waiver_lines,
+    waiver_matches,
 )
 from .fixes import Fix, Fixes
 
@@ -80,6 +90,11 @@ class ServiceLine:
     def failing(self) -> list[str]:
         return [r["id"] for r in self.result.rules if r["status"] in ("fail", "error")]
 
+    @property
+    def waived(self) -> list[str]:
+        """Rules a waiver excuses: apart from both the passed and the failing ones."""
+        return [r["id"] for r in self.result.rules if r["status"] == "waived"]
+
 
 @dataclass(slots=True)
 class CardSection:
@@ -98,6 +113,8 @@ class TeamSection:
     services: int
     lines: list[ServiceLine]
     failing: list[RankedRule]
+    waived: list[WaivedRule] = field(default_factory=list)
+    """The team's waived rules, with the waivers behind them."""
 
 
 @dataclass(slots=True)
@@ -118,6 +135,12 @@ class Report:
     unowned: list[UnownedTarget] = field(default_factory=list)
     teams: list[TeamSection] = field(default_factory=list)
     lines: list[ServiceLine] = field(default_factory=list)
+    campaigns: list[CampaignProgress] = field(default_factory=list)
+    """Every campaign's progress at `generated_at`, over the filtered services."""
+    waivers: WaiverBoard | None = None
+    """The waivers touching the filtered services, and waived counts per team."""
+    waived: list[WaivedRule] = field(default_factory=list)
+    """Every waived rule of `data_day`."""
 
     @property
     def empty(self) -> bool:
@@ -134,8 +157,9 @@ class Report:
 
 
 def build_report(ctx: AppContext, *, today: date | None = None,
-                 filter: ServiceFilter | None = None) -> Report:
-    now = datetime.now(UTC)
+                 filter: ServiceFilter | None = None, now: datetime | None = None) -> Report:
+    """`now`: the moment campaigns and waivers are judged at (and `generated_at`)."""
+    now = now or datetime.now(UTC)
     today = today or now.date()
     filter = filter or ServiceFilter()
     store, cards = ctx.store, ctx.cards
@@ -154,6 +178,7 @@ def build_report(ctx: AppContext, *, today: date | None = None,
         if row[0] <= today and row[1] in known]
     days = sorted({row[0] for row in counts})
     report = Report(now, today, data_day, None, days, _last_scan(ctx), filter)
+    _governance(ctx, report, current, services, now)
     if data_day is None:
         return report
 
@@ -174,7 +199,30 @@ def build_report(ctx: AppContext, *, today: date | None = None,
     if filter.matches(None):
         report.unowned = unowned_targets(store.current_findings())
     report.teams = _teams(current, report.lines, titles, fixes)
+    for team in report.teams:
+        team.waived = [w for w in report.waived if team_of(w.owner) == team.team]
     return report
+
+
+def _governance(ctx: AppContext, report: Report, current: Sequence[ScorecardResult],
+                services: dict[str, ServiceRow], now: datetime) -> None:
+    """Campaigns and waivers, through the same views the dashboard pages use."""
+    store, governance, flt = ctx.store, ctx.governance, report.filter
+    rules = governance.settings
+    if governance.campaigns:
+        policies = list(ctx.policies.values())
+        counts, days = campaign_inputs(store, governance.campaigns, policies,
+                                       now.date() - timedelta(days=TREND_DAYS - 1))
+        report.campaigns = campaign_progresses(governance.campaigns, policies,
+                                               services.values(), counts, days, now, flt)
+    rows = waived_findings(store)
+    lines = [w for w in waiver_lines(current_waivers(store, governance), rows, services, now,
+                                     zone=rules.zone,
+                                     expiring_within=rules.waivers.expiring_within_days)
+             if waiver_matches(w, flt, services)]
+    report.waivers = waiver_board(lines, current, rows, services,
+                                  expiring_within=rules.waivers.expiring_within_days, flt=flt)
+    report.waived = waived_rules(current, rows, ctx.policies)
 
 
 def _last_scan(ctx: AppContext) -> ScanRow | None:

@@ -29,8 +29,15 @@ def colours(levels: Sequence[str]) -> dict[str, str]:
     return {name: NAMED.get(name.lower()) or next(spare) for name in levels}
 
 
-def _text_colour(level: str) -> str:
-    return "#111827" if level == NONE_LEVEL else "#ffffff"
+STATUS_COLOURS = {"compliant": "#166534", "waived": "#1d4ed8", "failing": "#991b1b",
+                  "no-data": "#d1d5db"}
+"""Campaign statuses: green, blue, red as the rule statuses read everywhere; no data is
+the light grey of `none` (dark text on it)."""
+LIGHT = {NAMED[NONE_LEVEL], STATUS_COLOURS["no-data"]}
+
+
+def _text_colour(colour: str) -> str:
+    return "#111827" if colour in LIGHT else "#ffffff"
 
 
 def _pct(value: float) -> str:
@@ -59,9 +66,11 @@ def _legend(items: Sequence[tuple[str, str, bool]], y: int, x0: int = 0) -> str:
 
 
 def level_bars(chart_id: str, title: str, rows: Sequence[tuple[str, Mapping[str, int]]],
-               levels: Sequence[str]) -> Markup:
-    """One 100% stacked bar per row (a scorecard, a team): the share of services per level."""
-    palette = colours(levels)
+               levels: Sequence[str], palette: Mapping[str, str] | None = None) -> Markup:
+    """One 100% stacked bar per row (a scorecard, a team): the share of services per level
+    (or per campaign status, with `palette`)."""
+    given = palette
+    palette = palette or colours(levels)
     label_w, bar_w, row_h = 200, WIDTH - 210, 26
     height = 34 + row_h * max(len(rows), 1)
     parts = []
@@ -84,14 +93,15 @@ def level_bars(chart_id: str, title: str, rows: Sequence[tuple[str, Mapping[str,
                          f'fill="{palette[name]}"><title>{escape(tip)}</title></rect>')
             if w >= 34:
                 parts.append(f'<text x="{x + w / 2:.1f}" y="{y + 14}" text-anchor="middle" '
-                             f'fill="{_text_colour(name)}">{_pct(n / total)}</text>')
+                             f'fill="{_text_colour(palette[name])}">{_pct(n / total)}</text>')
             x += w
     desc = "; ".join(
         f"{label}: " + ", ".join(f"{name} {_pct(counts.get(name, 0) / t)}" for name in levels)
         if (t := sum(counts.get(n, 0) for n in levels)) else f"{label}: no services"
         for label, counts in rows) or "no services"
     legend = _legend([(n, palette[n], False) for n in levels], 14, label_w)
-    return Markup(_head(chart_id, title, "Share of services per level. " + desc, height)
+    what = "level" if given is None else "status"
+    return Markup(_head(chart_id, title, f"Share of services per {what}. " + desc, height)
                   + legend + "".join(parts) + "</svg>")
 
 
@@ -148,6 +158,52 @@ def _trend_desc(points: Sequence[Mapping[str, Any]], levels: Sequence[str]) -> s
         words.append(f"Average score: {_pct(a['average_score'])} to "
                      f"{_pct(b['average_score'])}.")
     return " ".join(words)
+
+
+def status_columns(chart_id: str, title: str, points: Sequence[Mapping[str, Any]],
+                   statuses: Sequence[str], first: date, last: date) -> Markup:
+    """Services per campaign status per day with results, one stacked column a day over
+    first..last (days without results stay gaps, not drops)."""
+    left, right, top, bottom = 44, WIDTH - 12, 30, 170
+    span = max((last - first).days, 1)
+    slot = (right - left) / (span + 1)
+    peak = max((sum(p.get(s, 0) for s in statuses) for p in points), default=0) or 1
+    parts = [_legend([(s, STATUS_COLOURS[s], False) for s in statuses], 14, left)]
+    for tick in (0, peak):
+        y = bottom - (bottom - top) * tick / peak
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'stroke="#e5e7eb"/><text x="{left - 6}" y="{y + 4:.1f}" '
+                     f'text-anchor="end">{tick}</text>')
+    for day, anchor in ((first, "start"), (last, "end")):
+        x = left + (right - left) * (day - first).days / span
+        parts.append(f'<text x="{x:.1f}" y="{bottom + 18}" text-anchor="{anchor}">'
+                     f'{day.isoformat()}</text>')
+    for point in points:
+        day = date.fromisoformat(point["day"])
+        if not first <= day <= last:
+            continue
+        x = left + (right - left) * (day - first).days / span - slot * 0.35
+        x = min(max(x, left), right - slot * 0.7)
+        y = float(bottom)
+        for status in statuses:
+            n = point.get(status, 0)
+            if not n:
+                continue
+            h = (bottom - top) * n / peak
+            y -= h
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(slot * 0.7, 2):.1f}" '
+                         f'height="{h:.1f}" fill="{STATUS_COLOURS[status]}"><title>'
+                         f'{escape(f"{day}: {status} {n}")}</title></rect>')
+    return Markup(_head(chart_id, title, _status_desc(points, statuses), bottom + 28)
+                  + "".join(parts) + "</svg>")
+
+
+def _status_desc(points: Sequence[Mapping[str, Any]], statuses: Sequence[str]) -> str:
+    if not points:
+        return "No daily results for this campaign yet."
+    a, b = points[0], points[-1]
+    return (f"{len(points)} day(s) with results, from {a['day']} to {b['day']}. "
+            + "; ".join(f"{s}: {a.get(s, 0)} to {b.get(s, 0)}" for s in statuses) + ".")
 
 
 def _clip(text: str, n: int) -> str:

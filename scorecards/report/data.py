@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..views import NONE_LEVEL, Move, TrendPoint, UnownedTarget, team_of
+from ...engine.governance.waivers import COVERS
+from ..campaigns import STATUSES, CampaignProgress
+from ..views import (
+    EXPIRED_WITHIN_DAYS,
+    NONE_LEVEL,
+    Move,
+    TrendPoint,
+    UnownedTarget,
+    WaivedRule,
+    WaiverBoard,
+    WaiverLine,
+    campaign_teams,
+    team_of,
+)
 from .build import Blocker, CardSection, RankedRule, Report, ServiceLine, TeamSection
 from .fixes import Fix
 
@@ -18,6 +31,7 @@ VERSION = 1
 
 
 def report_data(report: Report) -> dict[str, Any]:
+    titles = {c.card.id: c.card.title for c in report.cards}
     return {
         "version": VERSION,
         "generated_at": report.generated_at.isoformat(timespec="seconds"),
@@ -38,8 +52,10 @@ def report_data(report: Report) -> dict[str, Any]:
         "improvers": [_move(m) for m in report.improvers],
         "regressions": [_move(m) for m in report.regressions],
         "unowned_targets": [_unowned(u) for u in report.unowned],
-        "teams": [_team(t) for t in report.teams],
+        "teams": [_team(t, titles) for t in report.teams],
         "services": [_line(ln) for ln in report.lines],
+        "campaigns": [_campaign(p) for p in report.campaigns],
+        "waivers": _waivers(report.waivers, report.waived, titles),
     }
 
 
@@ -132,11 +148,11 @@ def _line(line: ServiceLine) -> dict[str, Any]:
             "tier": service.tier if service else None,
             "scorecard": r.scorecard, "scorecard_title": line.scorecard_title,
             "level": r.level or NONE_LEVEL, "score": r.score, "next_level": line.next_level,
-            "failing_rules": line.failing,
+            "failing_rules": line.failing, "waived_rules": line.waived,
             "blocking": [_blocker(b) for b in line.blockers]}
 
 
-def _team(team: TeamSection) -> dict[str, Any]:
+def _team(team: TeamSection, titles: dict[str, str]) -> dict[str, Any]:
     services: dict[str, dict[str, Any]] = {}
     for line in team.lines:
         flat = _line(line)
@@ -144,7 +160,69 @@ def _team(team: TeamSection) -> dict[str, Any]:
             k: flat[k] for k in ("service", "name", "owner", "system", "lifecycle", "tier")})
         entry.setdefault("scorecards", []).append({k: flat[k] for k in (
             "scorecard", "scorecard_title", "level", "score", "next_level", "failing_rules",
-            "blocking")})
+            "waived_rules", "blocking")})
     return {"team": team.team, "owners": team.owners, "average_score": team.average_score,
             "service_count": team.services, "services": list(services.values()),
-            "failing_rules": [_ranked(r) for r in team.failing]}
+            "failing_rules": [_ranked(r) for r in team.failing],
+            "waived_rule_count": len(team.waived),
+            "waived_rules": [_waived_rule(w, titles) for w in team.waived]}
+
+
+def _share(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _campaign(progress: CampaignProgress) -> dict[str, Any]:
+    """The API's shape of a campaign's progress (`CampaignProgress.as_dict`), plus what a
+    report reader looks for first: the share that complies and the teams by name."""
+    data = progress.as_dict()
+    data["trend"] = [{"day": p["day"], **{s: p.get(s, 0) for s in STATUSES}}
+                     for p in data["trend"]]  # every status on every day, zeros included
+    return {**data, "compliant_share": _share(progress.compliant_share),
+            "teams": [{"team": team, **counts, "share": _share(share)}
+                      for team, counts, share in campaign_teams(progress)]}
+
+
+def _waiver(line: WaiverLine) -> dict[str, Any]:
+    w = line.waiver
+    return {"id": w.id, "status": line.status, "policies": list(w.policies),
+            "covers": {c: list(getattr(w, c)) for c in COVERS if getattr(w, c)},
+            "reason": w.reason, "requested_by": w.requested_by,
+            "approved_by": w.approved_by, "expires": w.expires,
+            "last_day": line.last_day.isoformat(), "days_left": line.days_left,
+            "findings": line.findings, "excused_policies": list(line.policies),
+            "services": list(line.services), "teams": list(line.teams),
+            "source": w.source, "location": w.location}
+
+
+def _waived_rule(rule: WaivedRule, titles: dict[str, str]) -> dict[str, Any]:
+    return {"service": rule.service, "name": rule.service.split("/")[-1],
+            "team": team_of(rule.owner), "scorecard": rule.scorecard,
+            "scorecard_title": titles.get(rule.scorecard, rule.scorecard),
+            "rule": rule.rule, "title": rule.title, "level": rule.level,
+            "kind": rule.kind, "target": rule.target, "waivers": list(rule.waivers)}
+
+
+def _waivers(board: WaiverBoard | None, waived: list[WaivedRule],
+             titles: dict[str, str]) -> dict[str, Any]:
+    """The lists overlap on purpose: `expiring` and `unused` are active waivers that need
+    someone's attention; `all` holds every waiver once, whatever its state."""
+    lists: dict[str, list[WaiverLine]] = {
+        "requested": [], "active": [], "expiring": [], "unused": [], "expired": []}
+    if board is not None:
+        lists = {"requested": board.requested, "active": board.active,
+                 "expiring": board.expiring, "unused": board.unused,
+                 "expired": board.expired}
+    return {
+        "expiring_within_days": board.expiring_within if board else None,
+        "expired_within_days": board.expired_within if board else EXPIRED_WITHIN_DAYS,
+        "counts": {k: len(v) for k, v in lists.items()},
+        "waived_rule_count": len(waived),
+        "waived_finding_count": board.waived_findings if board else 0,
+        **{k: [_waiver(w) for w in v] for k, v in lists.items()},
+        "all": [_waiver(w) for w in board.lines] if board else [],
+        "by_team": [{"team": t.team, "waived_rules": t.waived_rules,
+                     "waived_findings": t.waived_findings, "active_waivers": t.waivers}
+                    for t in (board.teams if board else [])],
+        "waived_rules": [_waived_rule(w, titles) for w in waived],
+    }

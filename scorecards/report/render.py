@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from ..campaigns import STATUSES, TREND_DAYS
 from . import charts
 from .build import TREND_WINDOWS, Report
 from .data import report_data
@@ -90,12 +91,15 @@ def render_html(report: Report) -> str:
 
 def _context(report: Report) -> dict[str, Any]:
     data = report_data(report)
+    waivers = data["waivers"]
+    shown = bool(waivers["all"] or waivers["waived_rules"])
     return {"r": data, "all_levels": _all_levels(data["scorecards"]),
-            "titles": {c["id"]: c["title"] for c in data["scorecards"]}}
+            "titles": {c["id"]: c["title"] for c in data["scorecards"]},
+            "statuses": STATUSES, "show_waivers": shown}
 
 
 def _charts(report: Report, data: dict[str, Any]) -> dict[str, Markup]:
-    out: dict[str, Markup] = {}
+    out: dict[str, Markup] = _campaign_charts(report, data)
     cards = data["scorecards"]
     if not cards:
         return out
@@ -118,6 +122,26 @@ def _charts(report: Report, data: dict[str, Any]) -> dict[str, Markup]:
         out[f"trend-{card['id']}"] = charts.trend_lines(
             f"chart-trend-{card['id']}", f"{card['title']}: trend over the last {days} days",
             points, card["levels"], first, report.today)
+    return out
+
+
+def _campaign_charts(report: Report, data: dict[str, Any]) -> dict[str, Markup]:
+    """Progress of every campaign as one chart, and each campaign's daily trend."""
+    campaigns = data["campaigns"]
+    if not campaigns:
+        return {}
+    out = {"campaigns": charts.level_bars(
+        "chart-campaigns", "Progress of each campaign",
+        [(c["title"], c["counts"]) for c in campaigns], STATUSES, charts.STATUS_COLOURS)}
+    today = report.generated_at.date()
+    for c in campaigns:
+        points = c["trend"]
+        if not points:
+            continue  # the template says so in words; an empty axis tells nothing
+        first = date.fromisoformat(points[0]["day"])
+        out[f"campaign-{c['id']}"] = charts.status_columns(
+            f"chart-campaign-{c['id']}", f"{c['title']}: services per status per day",
+            points, STATUSES, max(first, today - timedelta(days=TREND_DAYS - 1)), today)
     return out
 
 

@@ -15,13 +15,19 @@ from .build import Report
 from .data import report_data
 
 SERVICES = ("service", "name", "owner", "team", "system", "lifecycle", "tier", "scorecard",
-            "level", "score", "next_level", "failing_rules", "blocking_rules")
+            "level", "score", "next_level", "failing_rules", "blocking_rules", "waived_rules")
 ADOPTION = ("scorecard", "group_by", "group", "level", "services", "share")
 FAILING = ("rank", "scorecard", "rule", "title", "level", "kind", "target", "services",
            "teams", "remediation", "url", "failing_policies")
 TREND = ("scorecard", "day", "services", "level", "at_least", "average_score")
 UNOWNED = ("target", "kind", "object_kind", "name", "namespace", "source", "location",
            "ownership_policy_failed", "failing_policies")
+CAMPAIGNS = ("campaign", "title", "owner", "state", "phase", "next_phase", "next_phase_from",
+             "deadline", "days_left", "group_by", "group", "status", "services")
+WAIVERS = ("waiver", "status", "policies", "services", "namespaces", "objects",
+           "repositories", "pipelines", "reason", "requested_by", "approved_by", "expires",
+           "last_day", "days_left", "findings", "excused_services", "teams", "source",
+           "location")
 
 
 def render_csv(report: Report) -> dict[str, str]:
@@ -33,6 +39,8 @@ def render_csv(report: Report) -> dict[str, str]:
         "failing_rules.csv": _csv(FAILING, _failing(data)),
         "trend.csv": _csv(TREND, _trend(data)),
         "unowned_targets.csv": _csv(UNOWNED, _unowned(data)),
+        "campaigns.csv": _csv(CAMPAIGNS, _campaigns(data)),
+        "waivers.csv": _csv(WAIVERS, _waivers(data)),
     }
 
 
@@ -40,7 +48,8 @@ def _services(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
     for s in data["services"]:
         yield (s["service"], s["name"], s["owner"], s["team"], s["system"], s["lifecycle"],
                s["tier"], s["scorecard"], s["level"], s["score"], s["next_level"],
-               ";".join(s["failing_rules"]), ";".join(b["rule"] for b in s["blocking"]))
+               ";".join(s["failing_rules"]), ";".join(b["rule"] for b in s["blocking"]),
+               ";".join(s["waived_rules"]))
 
 
 def _adoption(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
@@ -74,6 +83,31 @@ def _unowned(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
         yield (u["target"], u["kind"], u["object_kind"], u["name"], u["namespace"],
                u["source"], u["location"], u["ownership_policy_failed"],
                ";".join(u["failing_policies"]))
+
+
+def _campaigns(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
+    """Services per status, for the whole campaign (`all`) and per team: one count a row."""
+    for c in data["campaigns"]:
+        phase, upcoming = c["phase"] or {}, c["next_phase"] or {}
+        head = (c["id"], c["title"], c["owner"], c["state"], phase.get("enforcement"),
+                upcoming.get("enforcement"), upcoming.get("from"), c["deadline"],
+                c["days_left"])
+        groups = [("all", "all", c["counts"])] + [("team", t["team"], t) for t in c["teams"]]
+        for group_by, group, counts in groups:
+            for status in c["counts"]:
+                yield (*head, group_by, group, status, counts.get(status, 0))
+
+
+def _waivers(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
+    """Every waiver once, whatever its status (filter on `status` in the spreadsheet)."""
+    for w in data["waivers"]["all"]:
+        covers = w["covers"]
+        yield (w["id"], w["status"], ";".join(w["policies"]),
+               *(";".join(covers.get(k, [])) for k in ("services", "namespaces", "objects",
+                                                       "repositories", "pipelines")),
+               w["reason"], w["requested_by"], w["approved_by"], w["expires"], w["last_day"],
+               w["days_left"], w["findings"], ";".join(w["services"]), ";".join(w["teams"]),
+               w["source"], w["location"])
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
