@@ -18,6 +18,7 @@ from .config_values import expect_keys as _expect_keys
 from .config_values import strings as _strings
 from .errors import ConfigError
 from .governance.config import GovernanceSettings, parse_governance
+from .inventory_config import InventorySettings, parse_inventory
 
 ENV_PREFIX = "PATHWARDEN_"
 
@@ -92,6 +93,9 @@ class WebhookSettings:
     """How often policy directories and certificate files are checked for changes."""
     decision_log: bool = True
     decision_queue_size: int = 10000
+    inventory: InventorySettings | None = None
+    """The cluster whose objects referential policies read at admission (see
+    inventory_config); None: no sync, and referential policies are held back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,6 +457,7 @@ def _webhook(
                           f"one of {list(_ENFORCEMENTS)}")
     values["enforcement"] = enforcement
     values["match"] = {k: _match(k, v, path) for k, v in (raw.get("match") or {}).items()}
+    values["inventory"] = parse_inventory(raw.get("inventory"), base, path)
     settings = WebhookSettings(**{**_asdict(defaults), **values})
     if settings.failure_mode not in ("open", "closed"):
         raise ConfigError(f"config {path}: webhook.failure_mode is {settings.failure_mode!r}; "

@@ -19,6 +19,7 @@ import yaml
 from pathwarden.engine import Status, evaluate, load_policies
 from pathwarden.engine.k8s import build_inventory, make_target
 from pathwarden.engine.settings import WebhookSettings, load_settings
+from pathwarden.engine.sources.kube_kinds import kind_info
 from pathwarden.webhook.certs import service_dns_names
 from pathwarden.webhook.wiring import (
     INJECT_CA_ANNOTATION,
@@ -201,6 +202,24 @@ def test_rbac_reads_the_inventory_and_nothing_else():
             "poddisruptionbudgets", "networkpolicies"} <= resources
     assert "secrets" not in resources and "*" not in resources
     assert all(rule["verbs"] == ["get", "list", "watch"] for rule in rules)
+
+
+def test_rbac_lets_the_webhook_list_every_kind_it_syncs(tmp_path):
+    """webhook.inventory is on in the shipped configuration, and the ClusterRole bound to
+    the webhook's account covers each of its kinds: a kind it may not list would fail
+    every resync and hold the referential policies back."""
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text(), encoding="utf-8")
+    inventory = load_settings(config, {}).webhook.inventory
+    assert inventory is not None and inventory.in_cluster
+    assert "Secret" not in inventory.kinds
+    granted = {(group, resource) for rule in one("ClusterRole")["rules"] if "list" in rule["verbs"]
+               for group in rule["apiGroups"] for resource in rule["resources"]}
+    for kind in inventory.kinds:
+        info = kind_info(kind)
+        assert (info.group, info.plural) in granted, kind
+    chart = chart_values()["config"]["webhook"]["inventory"]
+    assert tuple(chart["kinds"]) == inventory.kinds and chart["in_cluster"] is True
 
 
 def test_own_namespace_is_exempt_and_enforces_restricted():

@@ -27,6 +27,7 @@ from ..engine.settings import WebhookSettings
 from .decision import Decision, decide, failure_decision
 from .decision_log import DecisionLog, record
 from .governance import GovernanceHolder, utc_now
+from .inventory import InventorySync
 from .metrics import WebhookMetrics
 from .policies import PolicyHolder
 from .review import AdmissionRequest, InvalidReview, parse_review, response
@@ -48,6 +49,8 @@ class WebhookState:
     governance: GovernanceHolder | None = None
     """Waivers, campaigns and the catalog; None: enforcement from configuration only."""
     clock: Callable[[], datetime] = utc_now
+    inventory: InventorySync | None = None
+    """The cluster sync for referential policies; None: not configured (held back)."""
 
     async def answer(self, request: AdmissionRequest) -> Decision:
         reason = exemption(request, self.settings)
@@ -108,16 +111,23 @@ def create_app(state: WebhookState) -> FastAPI:
         loaded = state.holder.current
         if not state.ready:
             return PlainTextResponse("shutting down", status_code=503)
-        return Response(json.dumps({"ready": True, "generation": loaded.generation,
-                                    "policies": len(loaded.policy_set),
-                                    "last_reload_error": state.holder.last_error}),
-                        media_type=JSON)
+        # Ready even before the first inventory list: the other policies serve, and the
+        # referential ones are held back (named here) rather than judged on nothing.
+        sync = state.inventory
+        return Response(json.dumps({
+            "ready": True, "generation": loaded.generation,
+            "policies": len(loaded.policy_set),
+            "last_reload_error": state.holder.last_error,
+            "referential_policies_held_back": list(loaded.held_back),
+            "inventory": (sync.status.as_json(sync.settings.resync_seconds)
+                          if sync is not None else None)}), media_type=JSON)
 
     @app.get("/metrics")
     async def prometheus() -> Response:
         loaded = state.holder.current
         metrics.policies.set(len(loaded.policy_set))
         metrics.generation.set(loaded.generation)
+        metrics.held_back.set(len(loaded.held_back))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

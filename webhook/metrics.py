@@ -57,6 +57,23 @@ class WebhookMetrics:
         self.log_written = Counter(
             "pathwarden_webhook_decision_log_written", "Decision log entries stored.",
             registry=r)
+        self.inventory_syncs = Counter(
+            "pathwarden_webhook_inventory_syncs", "Lists of the cluster for data.inventory "
+            "by result (success; failure: unreachable, refused or incomplete, the last "
+            "good inventory keeps serving).", ["result"], registry=r)
+        self.inventory_objects = Gauge(
+            "pathwarden_webhook_inventory_objects", "Objects in the inventory referential "
+            "policies judge against (0 until the first successful list).", registry=r)
+        self.inventory_synced_at = Gauge(
+            "pathwarden_webhook_inventory_last_success_timestamp_seconds", "Unix time of "
+            "the last successful list (0: never; alert on its age).", registry=r)
+        self.inventory_sync_seconds = Gauge(
+            "pathwarden_webhook_inventory_sync_duration_seconds", "How long the last list "
+            "(and, if it changed, the swap of the inventory into the policy set) took, "
+            "successful or not.", registry=r)
+        self.held_back = Gauge(
+            "pathwarden_webhook_referential_policies_held_back", "Referential policies "
+            "loaded but not evaluated at admission for want of an inventory.", registry=r)
         self._decision_children: dict[tuple[str, str], Counter] = {}
 
     def count_results(self, results: dict[str, str]) -> None:

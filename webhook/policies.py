@@ -1,8 +1,15 @@
-"""The policy set the webhook serves, and its hot reload.
+"""The policy set the webhook serves, its hot reload, and the inventory it judges with.
 
 A new set is compiled beside the serving one and swapped in with one assignment, so a
 request sees either the old set or the new one, never half of each. A set that fails to
 load is logged and counted, and the old one keeps serving.
+
+Referential policies (`inventory: true`) are served only while an inventory of the
+cluster is held: against an empty one they would judge every object wrongly (every
+replicated workload "has no PodDisruptionBudget", no namespace matches a
+`namespaceSelector`). The inventory comes from the sync thread (webhook/inventory.py);
+each new one, and each reloaded policy set, is combined with the other and swapped in the
+same way, so a reload never drops the inventory and a resync never drops a reload.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..engine.errors import ConfigError, PolicyLoadError
 from ..engine.policyset import PolicySet
@@ -20,37 +28,60 @@ from .scope import Scope, resolve_scope
 
 log = logging.getLogger("pathwarden.webhook")
 
+Inventory = dict[str, Any]
+
 
 @dataclass(frozen=True, slots=True)
 class LoadedPolicies:
     policy_set: PolicySet
+    """What admission evaluates: with the inventory, or without the referential policies."""
     scope: Scope
     generation: int
+    held_back: tuple[str, ...] = ()
+    """Referential policies loaded but not served, for want of an inventory."""
 
 
 Loader = Callable[[], PolicySet]
 
 
 class PolicyHolder:
-    """Holds the serving set; `reload()` builds a new one and swaps it in if it loads."""
+    """Holds the serving set; `reload()` builds a new one and swaps it in if it loads, and
+    `set_inventory()` swaps in the same policies judged against a new inventory."""
 
     def __init__(self, loader: Loader, settings: WebhookSettings,
                  on_reload: Callable[[bool], None] = lambda ok: None):
         self._loader = loader
         self._settings = settings
         self._on_reload = on_reload
-        self._lock = threading.Lock()  # one reload at a time; readers never wait
+        self._lock = threading.Lock()  # one swap at a time; readers never wait
         self.last_error: str | None = None
-        self.current = self._build(loader(), 1)
+        self._inventory: Inventory | None = None
+        self._loaded = loader()
+        """Every policy the loader gave, referential ones included."""
+        self.current = self._build(self._loaded, 1)
 
     def _build(self, policy_set: PolicySet, generation: int) -> LoadedPolicies:
-        return LoadedPolicies(policy_set, resolve_scope(policy_set.policies, self._settings),
-                              generation)
+        held_back: tuple[str, ...] = ()
+        if self._inventory is None:
+            held_back = tuple(p.id for p in policy_set.policies if p.inventory)
+            serving = policy_set.only(frozenset(p.id for p in policy_set.policies
+                                                if not p.inventory))
+        else:
+            # Rego: a new bundle with data.inventory compiled in; Python rules read it
+            # from the set. Policies that do not read the inventory are unaffected.
+            serving = policy_set.with_inventory(self._inventory)
+        return LoadedPolicies(serving, resolve_scope(serving.policies, self._settings),
+                              generation, held_back)
+
+    @property
+    def inventory(self) -> Inventory | None:
+        return self._inventory
 
     def reload(self) -> bool:
         with self._lock:
             try:
                 policy_set = self._loader()
+                loaded = self._build(policy_set, self.current.generation + 1)
             except (PolicyLoadError, ConfigError) as exc:
                 self.last_error = str(exc)
                 log.error("policy reload rejected; still serving generation %d:\n%s",
@@ -63,11 +94,30 @@ class PolicyHolder:
                               self.current.generation)
                 self._on_reload(False)
                 return False
-            self.current = self._build(policy_set, self.current.generation + 1)
+            self._loaded, self.current = policy_set, loaded
             self.last_error = None
             log.info("policy set generation %d loaded: %d policies",
                      self.current.generation, len(policy_set))
             self._on_reload(True)
+            return True
+
+    def set_inventory(self, inventory: Inventory) -> bool:
+        """Serve the loaded policies against `inventory`; False when nothing changed.
+
+        An unchanged inventory is not swapped in: for referential Rego policies a swap
+        compiles a new bundle, which a relist that found nothing new should not cost. The
+        generation stays: it counts policy reloads, not resyncs. Raises when the set
+        cannot be built with it (the caller keeps the last good one)."""
+        with self._lock:
+            if inventory == self._inventory:
+                return False
+            previous = self._inventory
+            self._inventory = inventory
+            try:
+                self.current = self._build(self._loaded, self.current.generation)
+            except BaseException:
+                self._inventory = previous
+                raise
             return True
 
 

@@ -23,6 +23,7 @@ from ..engine.settings import WebhookSettings
 from .app import WebhookState, create_app
 from .decision_log import DecisionLog, Record, Sink
 from .governance import GovernanceHolder, utc_now
+from .inventory import Collect, InventorySync
 from .metrics import WebhookMetrics
 from .policies import PolicyHolder, Watcher
 
@@ -42,7 +43,10 @@ class WebhookServer:
         governance: GovernanceHolder | None = None,
         governance_paths: Sequence[Path] = (),
         clock: Callable[[], datetime] = utc_now,
+        collect: Collect | None = None,
     ):
+        """`collect`: how the inventory is listed (default: the cluster source); only
+        used when `settings.inventory` is configured."""
         for path, what in ((settings.cert_file, "certificate"), (settings.key_file, "key")):
             if not path.is_file():
                 raise ConfigError(f"TLS {what} {path} not found; the webhook serves HTTPS "
@@ -57,8 +61,13 @@ class WebhookServer:
                 on_drop=lambda reason, n: self.metrics.log_dropped.labels(reason).inc(n),
                 on_written=self.metrics.log_written.inc,
             ).start()
+        self.inventory: InventorySync | None = None
+        if settings.inventory is not None:
+            self.inventory = InventorySync(settings.inventory, self.holder.set_inventory,
+                                           self.metrics, collect=collect)
         self.state = WebhookState(settings, self.holder, self.metrics, decision_log,
-                                  governance=governance, clock=clock)
+                                  governance=governance, clock=clock,
+                                  inventory=self.inventory)
         self.config = uvicorn.Config(
             create_app(self.state), host=settings.host, port=settings.port,
             ssl_certfile=str(settings.cert_file), ssl_keyfile=str(settings.key_file),
@@ -103,6 +112,8 @@ class WebhookServer:
         """Serve until stopped (SIGTERM / SIGINT in the main thread, or `stop()`)."""
         self.policy_watcher.start()
         self.cert_watcher.start()
+        if self.inventory is not None:
+            self.inventory.start()  # serving starts now; referential policies follow
         governance = self.state.governance
         if governance is not None and self.governance_watcher is not None:
             self.governance_watcher.start()
@@ -115,6 +126,8 @@ class WebhookServer:
             self.state.ready = False
             self.policy_watcher.stop()
             self.cert_watcher.stop()
+            if self.inventory is not None:
+                self.inventory.stop()
             if self.governance_watcher is not None:
                 self.governance_watcher.stop()
             if governance is not None:
@@ -124,7 +137,10 @@ class WebhookServer:
                 self.state.decision_log.close()
 
     def _poke(self) -> None:
+        """SIGHUP: reload policies and governance, and relist the inventory, now."""
         self.policy_watcher.poke()
+        if self.inventory is not None:
+            self.inventory.poke()
         if self.governance_watcher is not None:
             self.governance_watcher.poke()
 

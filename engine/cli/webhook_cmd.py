@@ -60,22 +60,31 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    inventory = webhook.inventory
+    held_back = len(server.holder.current.held_back)
     print(f"pathwarden webhook: https://{webhook.host}:{webhook.port}/validate, "
           f"{len(server.holder.current.policy_set)} policies, failure mode "
           f"{webhook.failure_mode}", file=sys.stderr)
+    if held_back:
+        print(f"referential policies held back until an inventory is listed: {held_back}; " + (
+            f"syncing cluster {inventory.label} every {inventory.resync_seconds:g}s"
+            if inventory is not None else
+            "not configured (webhook.inventory), so they run in scan and eval only"),
+            file=sys.stderr)
     server.run()
     return 0
 
 
 def admission_policy_set(settings: Settings, args: argparse.Namespace) -> PolicySet:
-    """Referential policies need the cluster's inventory, which the webhook does not sync
-    yet; run against an empty one they would judge every workload wrongly, so they stay
-    in audit (`pathwarden scan`/`eval`) for now. That includes Gatekeeper constraints whose
-    template reads `data.inventory` or whose match has a `namespaceSelector` (judged on the
-    Namespace objects of the inventory)."""
-    policy_set = configured_policy_set(settings, extra_dirs=args.policies,
-                                       no_builtin=args.no_builtin, select=args.select)
-    return policy_set.only(frozenset(p.id for p in policy_set.policies if not p.inventory))
+    """Every configured policy, referential ones included (`inventory: true`, and
+    Gatekeeper constraints that read `data.inventory` or match by `namespaceSelector`).
+
+    The webhook's PolicyHolder serves those only while it holds an inventory of the
+    cluster (`webhook.inventory`, synced by webhook/inventory.py): against an empty one
+    they would judge every workload wrongly. Without that section they stay held back at
+    admission and run in `pathwarden scan`/`eval` only."""
+    return configured_policy_set(settings, extra_dirs=args.policies,
+                                 no_builtin=args.no_builtin, select=args.select)
 
 
 def _overridden(settings: Settings, args: argparse.Namespace):
