@@ -9,7 +9,7 @@ a fresh process that reports its own peak memory.
 Prints objects/s, repositories/s, peak memory, and the time spent collecting, evaluating
 and storing, per database.
 
-    .venv/bin/python bench/scan.py [--objects 10000] [--repos 200] [--json]
+    .venv/bin/python bench/scan.py [--objects 10000] [--repos 200] [--waivers 200] [--json]
 """
 
 from __future__ import annotations
@@ -148,6 +148,50 @@ def write_repos(root: Path, count: int) -> list[Path]:
     return paths
 
 
+def write_governance(root: Path, waivers: int) -> Path:
+    """`waivers` waivers (namespace and object covers, a quarter of them expired) and three
+    campaigns, so the scan's governance step (every finding checked) is measured too."""
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    root.mkdir(parents=True)
+    docs = []
+    policies = ["golden-probes", "golden-resources", "golden-image-tag", "pss:restricted"]
+    for i in range(waivers):
+        expires = today + timedelta(days=-3 if i % 4 == 0 else 30)
+        cover = (f"namespaces: [team-{i % 20:02d}]" if i % 2 else
+                 f"objects: [Deployment/team-{i % 20:02d}/svc-{i:05d}*]")
+        docs.append(f"""apiVersion: pathwarden.dev/v1
+kind: Waiver
+metadata: {{name: bench-{i:04d}}}
+spec:
+  policies: [{policies[i % len(policies)]}]
+  {cover}
+  reason: benchmark
+  requestedBy: a
+  approvedBy: b
+  requested: {today - timedelta(days=20)}
+  expires: {expires}
+""")
+    for i, policy in enumerate(["golden-probes", "golden-replicas", "pss:baseline"]):
+        docs.append(f"""apiVersion: pathwarden.dev/v1
+kind: Campaign
+metadata: {{name: bench-campaign-{i}}}
+spec:
+  owner: platform
+  goal: benchmark
+  policies: ["{policy}"]
+  start: {today - timedelta(days=10)}
+  deadline: {today + timedelta(days=10 * i + 1)}
+  schedule:
+    - {{enforcement: audit, from: {today - timedelta(days=10)}}}
+    - {{enforcement: warn, from: {today - timedelta(days=1)}}}
+    - {{enforcement: deny, from: {today + timedelta(days=10 * i + 1)}}}
+""")
+    (root / "governance.yaml").write_text("---\n".join(docs), encoding="utf-8")
+    return root
+
+
 def worker(config: Path) -> None:
     """One scan in this process; prints its figures as JSON."""
     from pathwarden.engine import load_policies
@@ -179,7 +223,8 @@ def scan(workdir: Path, name: str, url: str, sources: dict[str, Any]) -> dict[st
         "store": {"url": url},
         "policies": {"parameters": {"golden-allowed-registries": {
             "registries": ["registry.acme.example/"]}}},
-        "scan": {"scope": name, "cache_dir": str(workdir / "cache"), **sources}}))
+        "scan": {"scope": name, "cache_dir": str(workdir / "cache"), **sources},
+        "governance": {"dirs": [str(workdir / "governance")]}}))
     done = subprocess.run([sys.executable, __file__, "--worker", str(config)], check=True,
                           capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -189,6 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, default=10000)
     parser.add_argument("--repos", type=int, default=200)
+    parser.add_argument("--waivers", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -202,6 +248,7 @@ def main() -> None:
         workdir = Path(tmp)
         objects = write_estate(workdir / "estate", args.objects)
         repos = write_repos(workdir / "repos", args.repos)
+        write_governance(workdir / "governance", args.waivers)
         pg_name = f"pathwarden_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{pg_name}"')
@@ -219,7 +266,8 @@ def main() -> None:
         print(json.dumps(results))
         return
     print(f"estate: {objects} Kubernetes objects (manifests source), {len(repos)} git "
-          "repositories; full built-in pack; each scan in a fresh process")
+          f"repositories; full built-in pack; {args.waivers} waivers and 3 campaigns; each "
+          "scan in a fresh process")
     for db, r in results.items():
         k8s, repo = r["k8s"], r["repos"]
         print(f"{db}:")
@@ -227,11 +275,13 @@ def main() -> None:
               f"({objects / k8s['seconds']:.0f}/s), {k8s['findings']} findings, "
               f"peak {k8s['peak_mb']} MB; collect {k8s['timings'].get('collect')} s, "
               f"evaluate {k8s['timings'].get('evaluate')} s, "
+              f"govern {k8s['timings'].get('govern')} s, "
               f"store {k8s['timings'].get('store')} s [{k8s['status']}]")
         print(f"  repos: {len(repos)} repositories in {repo['seconds']} s "
               f"({len(repos) / repo['seconds']:.1f}/s), {repo['findings']} findings, "
               f"peak {repo['peak_mb']} MB; collect {repo['timings'].get('collect')} s, "
               f"evaluate {repo['timings'].get('evaluate')} s, "
+              f"govern {repo['timings'].get('govern')} s, "
               f"store {repo['timings'].get('store')} s [{repo['status']}]")
 
 

@@ -428,3 +428,17 @@ def test_eval_applies_waivers_from_the_policy_directories(tmp_path: Path, capsys
         encoding="utf-8")
     assert main(args) == 2
     assert f"{org / 'waiver.yaml'}:1" in capsys.readouterr().err
+
+
+def test_an_audit_checks_object_covers_per_target_within_one_namespace():
+    """govern() keeps the waivers that fit a namespace once; names still decide."""
+    other = TargetRef("k8s:shop/apps/v1/Deployment/api", "k8s", "api", "Deployment", "shop",
+                      "component:default/shop-web")
+    waiver = make_waiver(services=None, namespaces=["shop"], objects=["Deployment/shop/web"])
+    p = policy()
+    findings = [finding(), Finding(p.id, other, Status.FAIL, p.severity, p.enforcement)]
+    out = Governance(waivers=[waiver]).govern(findings, {p.id: p}.get,
+                                              at("2026-12-01T00:00:00+00:00"),
+                                              services=SERVICES)
+    assert [(f.target.name, f.status) for f in out] == [("web", Status.WAIVED),
+                                                         ("api", Status.FAIL)]

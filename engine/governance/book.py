@@ -13,7 +13,6 @@ admission and audit never disagree. Precedence, strongest first:
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,12 +113,29 @@ class Governance:
 
     def waiver_for(self, policy: Policy, ref: TargetRef, now: datetime, *,
                    service_name: str | None = None,
-                   annotations: Mapping[str, Any] | None = None) -> Waiver | None:
+                   annotations: Mapping[str, Any] | None = None,
+                   memo: dict[Any, tuple[Waiver, ...]] | None = None) -> Waiver | None:
         """The valid waiver that covers this policy on this target (the one that runs
-        longest when several do), or None."""
+        longest when several do), or None.
+
+        `memo`: for many targets at one instant (an audit), the waivers active then whose
+        service and namespace covers fit are kept per policy, kind, service and namespace;
+        only object, repository and pipeline names are then matched per target."""
+        if memo is None:
+            candidates: tuple[Waiver, ...] = tuple(
+                w for w in self._waivers_for(policy)
+                if w.active(now) and w.covers_scope(ref, service_name))
+        else:
+            key = (policy.id, ref.kind, ref.service, ref.namespace)
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = tuple(
+                    w for w in self._waivers_for(policy)
+                    if w.active(now) and w.covers_scope(ref, service_name))
+            candidates = found
         best: Waiver | None = None
-        for waiver in self._waivers_for(policy):
-            if waiver.active(now) and waiver.covers(ref, service_name) and (
+        for waiver in candidates:
+            if waiver.covers_name(ref) and (
                     best is None or waiver.expires_at > best.expires_at):
                 best = waiver
         if best is None and annotations and self.annotation_allowed(policy):
@@ -145,24 +161,36 @@ class Governance:
     def govern(self, findings: Sequence[Finding], policy: Callable[[str], Policy | None],
                now: datetime, *, services: Mapping[str, Mapping[str, Any]],
                annotations: Mapping[str, Mapping[str, Any]] | None = None) -> list[Finding]:
-        """Findings with the enforcement in force and, where a waiver covers a failure,
-        status `waived` and the waiver's id. `services` by ref; `annotations` by target."""
+        """The findings, updated in place: the enforcement in force and, where a waiver
+        covers a failure, status `waived` and the waiver's id. `services` by ref;
+        `annotations` by target id.
+
+        An audit governs hundreds of thousands of findings, so what depends only on the
+        policy and the service (the enforcement, whether any waiver names the policy) is
+        worked out once per pair, and a finding is changed rather than copied."""
+        effective_of: dict[tuple[str, str | None], Effective] = {}
+        policies: dict[str, Policy | None] = {}
+        memo: dict[Any, tuple[Waiver, ...]] = {}
         out = []
         for finding in findings:
-            p = policy(finding.policy_id)
+            pid, ref = finding.policy_id, finding.target
+            p = policies[pid] if pid in policies else policies.setdefault(pid, policy(pid))
             if p is None:
                 out.append(finding)
                 continue
-            ref = finding.target
-            effective = self.enforcement(p, services.get(ref.service or ""), now)
-            changes: dict[str, Any] = {}
-            if effective.enforcement is not finding.enforcement:
-                changes["enforcement"] = effective.enforcement
-            if finding.status in WAIVABLE:
+            key = (pid, ref.service)
+            effective = effective_of.get(key)
+            if effective is None:
+                effective = effective_of[key] = self.enforcement(
+                    p, services.get(ref.service or ""), now)
+            finding.enforcement = effective.enforcement
+            if finding.status in WAIVABLE and (
+                    self._waivers_for(p) or (annotations and self.annotation_allowed(p))):
+                service = services.get(ref.service or "")
                 waiver = self.waiver_for(
                     p, ref, now, annotations=(annotations or {}).get(ref.id),
-                    service_name=(services.get(ref.service or "") or {}).get("name"))
+                    service_name=service.get("name") if service else None, memo=memo)
                 if waiver is not None:
-                    changes.update(status=Status.WAIVED, waiver=waiver.id)
-            out.append(dataclasses.replace(finding, **changes) if changes else finding)
+                    finding.status, finding.waiver = Status.WAIVED, waiver.id
+            out.append(finding)
         return out

@@ -60,18 +60,23 @@ class Waiver:
 
     def covers(self, ref: TargetRef, service_name: str | None = None) -> bool:
         """Every kind of cover the waiver names must match the target."""
-        checks = (
-            (self.services, lambda: _service_matches(self.services, ref.service,
-                                                     service_name)),
-            (self.namespaces, lambda: ref.kind == "k8s" and _any(ref.namespace,
-                                                                self.namespaces)),
-            (self.objects, lambda: ref.kind == "k8s" and _any(object_name(ref), self.objects)),
-            (self.repositories, lambda: ref.kind == "repo" and _any(ref.name,
-                                                                   self.repositories)),
-            (self.pipelines, lambda: ref.kind == "pipeline" and _any(ref.name,
-                                                                    self.pipelines)),
-        )
-        return all(check() for values, check in checks if values)
+        return self.covers_scope(ref, service_name) and self.covers_name(ref)
+
+    def covers_scope(self, ref: TargetRef, service_name: str | None = None) -> bool:
+        """The service and namespace covers: the same for many targets."""
+        if self.services and not _service_matches(self.services, ref.service, service_name):
+            return False
+        return not self.namespaces or (ref.kind == "k8s" and _any(ref.namespace,
+                                                                  self.namespaces))
+
+    def covers_name(self, ref: TargetRef) -> bool:
+        """The object, repository and pipeline covers: per target."""
+        kind = ref.kind
+        if self.objects and not (kind == "k8s" and _any(object_name(ref), self.objects)):
+            return False
+        if self.repositories and not (kind == "repo" and _any(ref.name, self.repositories)):
+            return False
+        return not self.pipelines or (kind == "pipeline" and _any(ref.name, self.pipelines))
 
     def as_document(self) -> dict[str, Any]:
         """The waiver as its YAML file would hold it (also the API's shape)."""
