@@ -17,7 +17,8 @@ from markupsafe import Markup
 from ...engine.governance import Campaign
 from ..campaigns import STATUSES, TREND_DAYS, CampaignProgress, ServiceState
 from ..context import AppContext
-from ..views import ServiceFilter, campaign_progresses, campaign_teams, progress_at, team_of
+from ..governance_views import campaign_progresses, campaign_teams, progress_at
+from ..views import ServiceFilter, team_of
 from .charts import STATUS_COLOURS, stacked_bar, stacked_columns, timeline
 from .common import Snapshot
 from .data import DataCache, campaign_inputs

@@ -25,7 +25,8 @@ from ...engine.governance import Campaign, Governance, Waiver
 from ...engine.governance.configured import waiver_of_row
 from ...engine.model import Policy
 from ...engine.store import FindingDay, FindingRow, ScanRow, ScorecardResult, ServiceRow, Store
-from ..views import ServiceFilter, WaivedRow
+from ..governance_views import WaivedRow
+from ..views import ServiceFilter
 
 T = TypeVar("T")
 CHUNK = 2000

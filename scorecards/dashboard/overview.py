@@ -15,6 +15,7 @@ from sqlalchemy import select as sql_select
 from ...engine.store import ScorecardResult
 from ..context import AppContext
 from ..definitions import Scorecard
+from ..governance_views import waived_by_team
 from ..views import (
     Adoption,
     FailingRule,
@@ -27,7 +28,6 @@ from ..views import (
     services_failing,
     teams_ranked,
     trend_from_counts,
-    waived_by_team,
 )
 from .charts import Series, level_colour, line_chart, stacked_bar
 from .common import Snapshot

@@ -13,7 +13,8 @@ from ...engine.model import Policy
 from ...engine.store import DecisionLogEntry, FindingRow, ScorecardResult, ServiceRow, TargetRow
 from ..context import AppContext
 from ..definitions import Rule
-from ..views import WaiverLine, blocking_rules, waiver_lines
+from ..governance_views import WaiverLine, waiver_lines
+from ..views import blocking_rules
 from .charts import Series, line_chart, series_colour
 from .common import Snapshot
 from .data import current_waivers

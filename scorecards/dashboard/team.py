@@ -12,14 +12,8 @@ from markupsafe import Markup
 
 from ...engine.store import ServiceRow
 from ..context import AppContext
-from ..views import (
-    ServiceFilter,
-    adoption,
-    blocking_rules,
-    team_of,
-    trend_from_counts,
-    waived_rules,
-)
+from ..governance_views import waived_rules
+from ..views import ServiceFilter, adoption, blocking_rules, team_of, trend_from_counts
 from .charts import Series, line_chart, series_colour
 from .common import Snapshot
 from .data import DataCache, Slim, trend_counts, waived_findings

@@ -13,8 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..context import AppContext
-from ..views import (
-    ServiceFilter,
+from ..governance_views import (
     WaiverBoard,
     WaiverLine,
     named_services,
@@ -25,6 +24,7 @@ from ..views import (
     waiver_lines,
     waiver_matches,
 )
+from ..views import ServiceFilter
 from .common import Snapshot
 from .data import DataCache, current_waivers, waived_findings
 from .query import Links

@@ -20,6 +20,15 @@ from ..campaigns import TREND_DAYS, CampaignProgress
 from ..context import AppContext
 from ..dashboard.data import campaign_inputs, current_waivers, trend_counts, waived_findings
 from ..definitions import Scorecard
+from ..governance_views import (
+    WaivedRule,
+    WaiverBoard,
+    campaign_progresses,
+    waived_rules,
+    waiver_board,
+    waiver_lines,
+    waiver_matches,
+)
 from ..views import (
     Adoption,
     FailingRule,
@@ -27,11 +36,8 @@ from ..views import (
     ServiceFilter,
     TrendPoint,
     UnownedTarget,
-    WaivedRule,
-    WaiverBoard,
     adoption,
     blocking_rules,
-    campaign_progresses,
     failing_rules,
     movers,
     services_failing,
@@ -39,10 +45,6 @@ from ..views import (
     teams_ranked,
     trend_from_counts,
     unowned_targets,
-    waived_rules,
-    waiver_board,
-    waiver_lines,
-    waiver_matches,
 )
 from .fixes import Fix, Fixes
 

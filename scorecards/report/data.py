@@ -12,18 +12,14 @@ from typing import Any
 
 from ...engine.governance.waivers import COVERS
 from ..campaigns import STATUSES, CampaignProgress
-from ..views import (
+from ..governance_views import (
     EXPIRED_WITHIN_DAYS,
-    NONE_LEVEL,
-    Move,
-    TrendPoint,
-    UnownedTarget,
     WaivedRule,
     WaiverBoard,
     WaiverLine,
     campaign_teams,
-    team_of,
 )
+from ..views import NONE_LEVEL, Move, TrendPoint, UnownedTarget, team_of
 from .build import Blocker, CardSection, RankedRule, Report, ServiceLine, TeamSection
 from .fixes import Fix
 
