@@ -9,6 +9,8 @@ strings, raw strings and comments, `else` chains, two bodies on one rule.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +260,146 @@ def test_a_template_using_every_head_form_runs_through_the_engine(tmp_path: Path
         "3 containers, at most 2", "container c1 uses the tag latest",
         "container c2 uses the tag latest"]
     assert messages({"strict": "true"}, ["a:1", "b:2"]) == ["2 containers, at most 1"]
+
+
+# --- rego-cpp 1.5.2 workarounds, found running gatekeeper-library templates -------------
+
+def test_a_wildcard_inside_a_call_is_bound_first_in_its_statement():
+    # rego-cpp rejects `f(x[_])` ("Invalid bracket argument"); OPA binds the ref first.
+    text = '''package t
+lowered := {c | c := lower(input.names[_])}
+has_a { startswith(input.items[_].name, "a") }
+msgs[m] { m := sprintf("<%v>", [input.names[_]]) }
+'''
+    out = translate(text)
+    assert "lowered := {c | __pw_w1 := input.names[_]; c := lower(__pw_w1)}" in out
+    assert 'has_a if { __pw_w2 := input.items[_].name; startswith(__pw_w2, "a") }' in out
+    assert 'msgs contains m if { __pw_w3 := input.names[_]; m := sprintf("<%v>", ' \
+        '[__pw_w3]) }' in out
+    document = {"names": ["A", "B"], "items": [{"name": "x"}, {"name": "ab"}]}
+    values = query(out, "data.t", document)
+    assert sorted(values["lowered"]) == ["a", "b"]
+    assert values["has_a"] is True
+    assert sorted(values["msgs"]) == ["<A>", "<B>"]
+
+
+def test_a_negated_wildcard_keeps_its_meaning_and_is_left_alone():
+    # `not f(x[_])` is "for no element"; a binding in front would make it "for some".
+    out = translate('package t\nnone_b { not startswith(input.names[_], "b") }\n'
+                    'plain { input.names[_] == "a" }\n')
+    assert 'not startswith(input.names[_], "b")' in out
+    assert 'plain if { input.names[_] == "a" }' in out  # not inside a call: fine as is
+
+
+def test_a_fresh_comprehension_variable_is_assigned_not_unified():
+    # rego-cpp: `[m | p = ps[_]; m = startswith(name, p)]` with `name` a variable of the
+    # rule fails with "Unable to unify due to cycle"; `:=` means the same for fresh vars.
+    text = '''package t
+ok[name] {
+  name := input.names[_]
+  matches := [m | p = input.prefixes[_]; m = startswith(name, p)]
+  any(matches)
+}
+filtered[x] { x := input.names[_]; same := [x | x = input.names[_]] }
+'''
+    out = translate(text)
+    assert "[m | p := input.prefixes[_]; m := startswith(name, p)]" in out
+    assert "[x | x = input.names[_]]" in out  # `x` is the rule's: a comparison, kept
+    document = {"names": ["ab", "cd"], "prefixes": ["a", "x"]}
+    assert query(out, "data.t.ok", document) == ["ab"]
+
+
+def test_edits_inside_a_second_rule_body_move_with_it():
+    # A second body holding a rewritten call used to fail with "overlapping edits".
+    out = translate('package t\np[x] { x := 1 } {\n  x := any([false, true])\n}\n',
+                    sprintf_args="data.lib.f")
+    lines = out.split("\n")
+    assert lines[3].rstrip() == "p contains x if { x := 1 }"  # its lines stay, blanked
+    assert lines[4].strip() == "" and lines[5].strip() == ""
+    assert out.endswith("\np contains x if {\n  x := (true in [false, true])\n}\n")
+    assert sorted(query(out, "data.t.p"), key=str) == [1, True]
+
+
+def test_builtins_can_be_called_through_replacements():
+    out = translate('package t\np := trim(" a ", " ")\nq := trim_left("xa", "x")\n',
+                    compat={"trim": "data.lib.trim_cut", "trim_left": "data.lib.left"})
+    assert 'p := data.lib.trim_cut(" a ", " ")' in out
+    assert 'q := data.lib.left("xa", "x")' in out
+
+
+QUOTES = '''\
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8squotes
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sQuotes
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8squotes
+
+        violation[{"msg": msg}] {
+          names := [c.name | c := input.review.object.spec.containers[_]]
+          msg := trim(sprintf("containers %v ", [names]), " ")
+        }
+
+        violation[{"msg": msg}] {
+          msg := sprintf("<%v>", [concat("", ["say ", "\\"hi\\""])])
+        }
+
+        violation[{"msg": msg}] {
+          msg := trim_right(sprintf("%v--", [upper("x")]), "-")
+        }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sQuotes
+metadata:
+  name: quotes
+'''
+
+
+def test_strings_with_quotes_made_by_trim_and_concat_come_out_readable(tmp_path: Path):
+    # rego-cpp writes the result of trim unescaped (`"containers ["a"]"` is not JSON), and
+    # a concat result inside sprintf used to pass through trim on its way in.
+    (tmp_path / "quotes.yaml").write_text(QUOTES, encoding="utf-8")
+    policy_set = load_policies([tmp_path], builtin=False)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
+           "spec": {"containers": [{"name": "a", "image": "i"}, {"name": "b", "image": "i"}]}}
+    [finding] = evaluate([make_target(pod)], policy_set)
+    assert finding.error is None
+    assert sorted(v.msg for v in finding.violations) == [
+        '<say "hi">', 'X', 'containers ["a", "b"]']
+
+
+def test_a_variable_assigned_by_iterating_is_unified_so_rego_cpp_survives_keying_by_it():
+    # rego-cpp 1.5.2 crashes the process on `v := a[_]` followed by `t[v]`; with `v = a[_]`
+    # (the same for OPA: `:=` declares a variable that is fresh in the body) it does not.
+    text = '''package t
+limits[msg] {
+  name := input.names[_]
+  limit := input.limits[name]
+  msg := sprintf("%v: %v", [name, limit])
+}
+heads[c] { c := input.names[_] }
+inner := {x | n := input.names[_]; x := input.limits[n]}
+'''
+    out = translate(text)
+    assert "  name = input.names[_]\n  limit = input.limits[name]\n" in out
+    assert "heads contains c if { c := input.names[_] }" in out  # a head variable: kept
+    assert "{x | n := input.names[_]; x := input.limits[n]}" in out  # a comprehension's own
+    # Evaluated in a child process: a regression would kill the process, not fail a test.
+    script = f"""
+import json, regopy
+i = regopy.Interpreter()
+i.add_module("t.rego", {out!r})
+i.set_input_term(json.dumps({{"names": ["a", "b"], "limits": {{"a": 1}}}}))
+print(i.query("x := data.t.limits"))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bindings"]["x"] == ["a: 1"]

@@ -37,16 +37,46 @@ COMPAT_REGO = f"""package {COMPAT_PACKAGE}
 
 import rego.v1
 
-# rego-cpp 1.5.2: a string made by concat, upper, lower, replace, format_int, ... comes
-# out of sprintf in quotes and breaks the result; passing it through trim(s, "") first
-# gives the plain string. For OPA (and for any other value) this returns its argument.
+# rego-cpp 1.5.2 keeps two forms of strings: the ones concat, upper, replace, format_int,
+# ... make come out of sprintf in quotes (`<"ab">`), and the ones trim, trim_left,
+# trim_right make are written out unescaped, so a result holding `"` is not even JSON.
+# These functions give OPA's values without either fault.
+
+# sprintf's values: trim_suffix(s, "") gives the plain string, escaped where it must be.
 sprintf_args(values) := [plain(v) | some v in values]
 
-plain(v) := trim(v, "") if is_string(v)
+plain(v) := trim_suffix(v, "") if is_string(v)
 
 else := v
+
+# trim, trim_left, trim_right by a regular expression, whose result is escaped, when the
+# cutset is printable ASCII without `"` and `\\` (the forms differ on escaped characters);
+# the builtin otherwise.
+trim_cut(s, cutset) := regex.replace(s, concat("", ["^[", c, "]+|[", c, "]+$"]), "") if {{
+	c := cut_class(cutset)
+}} else := trim(s, cutset)
+
+trim_left_cut(s, cutset) := regex.replace(s, concat("", ["^[", c, "]+"]), "") if {{
+	c := cut_class(cutset)
+}} else := trim_left(s, cutset)
+
+trim_right_cut(s, cutset) := regex.replace(s, concat("", ["[", c, "]+$"]), "") if {{
+	c := cut_class(cutset)
+}} else := trim_right(s, cutset)
+
+cut_class(cutset) := concat("", [cut_escape(ch) | some ch in split(cutset, "")]) if {{
+	cutset != ""
+	regex.match(`^[ !#-\\[\\]-~]+$`, cutset)
+}}
+
+cut_escape(ch) := concat("", [`\\`, ch]) if ch in {{"]", "[", "^", "-"}}
+
+else := ch
 """
 SPRINTF_ARGS = f"data.{COMPAT_PACKAGE}.sprintf_args"
+COMPAT_CALLS = {name: f"data.{COMPAT_PACKAGE}.{name}_cut"
+                for name in ("trim", "trim_left", "trim_right")}
+"""Builtins templates call through the compatibility functions instead."""
 _UNSAFE = re.compile(r"[^a-z0-9_]")
 
 
@@ -106,6 +136,7 @@ def _module(template: Template, rego: RegoText, name: str, package: str, libs_pr
     try:
         text, reads_inventory = _rewrite_data_refs(rego.text, libs_prefix)
         translated = translate(text, package=package, sprintf_args=SPRINTF_ARGS,
+                               compat=COMPAT_CALLS,
                                first_line=rego.line if rego.exact else 1)
     except TranslationError as exc:
         problems.append(Problem("load", f"{template.kind}: {exc}",

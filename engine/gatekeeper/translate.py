@@ -21,8 +21,22 @@ statement, finds each rule head by bracket depth, and edits the text in place:
 | `re_match`, `net.cidr_overlap`      | `regex.match`, `net.cidr_contains`        |
 | `any(x)`, `all(x)`, `set_diff(a, b)`| `(true in x)`, a count comprehension, `(a - b)` |
 
-For rego-cpp's sake, and only when asked (`sprintf_args`), the values of every `sprintf`
-are also passed through a function that returns them unchanged in OPA's semantics.
+These rewrites keep OPA's meaning and work around rego-cpp 1.5.2, which rejects, misreads
+or crashes on the original:
+
+- a ref with a wildcard inside a call or a collection (`lower(x[_])`, `[a[_].b]`) fails
+  with "Invalid bracket argument": the ref is bound first, in the same statement,
+  `__pw_w1 := x[_]; lower(__pw_w1)` (what OPA does itself). Negated statements are left
+  alone (`not f(x[_])` means "for no element", which a binding would change);
+- in a comprehension, `v = f(outer)` for a variable `v` of the comprehension alone fails
+  with "Unable to unify due to cycle" when `f`'s arguments use a variable of the rule:
+  `v := f(outer)` (the same, since `v` is unbound there);
+- in a rule body, `v := a[_]` followed by a lookup keyed by `v` (`t[v]`) crashes the
+  process: `v = a[_]` (the same, since `:=` declares a fresh variable).
+
+For rego-cpp's sake, and only when asked (`sprintf_args`, `compat`), the values of every
+`sprintf` are also passed through a function that returns them unchanged in OPA's
+semantics, and builtins named in `compat` are called through replacements.
 
 Every edit stays on its line, so rego-cpp's errors point at the template's own lines: the
 package and `import rego.v1` go on two lines in front, and `first_line` pads the rest so
@@ -34,15 +48,18 @@ so translating a v1 module changes nothing but the package and imports.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..rego.source import Token, read_source, tokenize
+from .regocpp_rewrites import RegoCppRewrites
 
 HEADER_LINES = 2
 """`package …` and `import rego.v1` come first; the translated text follows."""
 _OPERAND_KEYWORDS = frozenset(("contains", "in", "not", "some", "every", "if", "else", "with",
                                "as", "default", "import", "package"))
 _RENAMED = {"re_match": "regex.match"}
+_WILDCARD_VAR = "__pw_w"
 
 
 class TranslationError(ValueError):
@@ -61,22 +78,25 @@ class Edit:
 
 
 def translate(text: str, *, package: str | None = None, first_line: int = 1,
-              sprintf_args: str | None = None) -> str:
+              sprintf_args: str | None = None,
+              compat: Mapping[str, str] | None = None) -> str:
     """The v1 module for `text`, optionally renamed to `package`.
 
     `first_line`: where line 1 of `text` should land in the result (>= 3 keeps every line
     exactly; smaller values shift the text down by the difference).
     `sprintf_args`: a function every `sprintf` argument list is passed through (see
-    `modules.COMPAT_REGO`: rego-cpp 1.5.2 garbles strings that other builtins made)."""
+    `modules.COMPAT_REGO`: rego-cpp 1.5.2 garbles strings that other builtins made).
+    `compat`: builtin name -> the function called instead (same arguments and meaning)."""
     code = [t for t in tokenize(text) if t.kind != "comment"]
     check_brackets(code, shift=first_line - 1)
-    walker = _Walker(text, code, sprintf_args)
+    walker = _Walker(text, code, sprintf_args, compat)
     walker.run()
     if walker.package is None:
         raise TranslationError("no package declaration", 1)
     body = apply_edits(text, walker.edits)
-    if walker.moved:
-        body = body.rstrip("\n") + "\n" + "\n".join(walker.moved) + "\n"
+    moved = walker.moved_rules()
+    if moved:
+        body = body.rstrip("\n") + "\n" + "\n".join(moved) + "\n"
     pad = max(first_line - 1 - HEADER_LINES, 0)
     result = f"package {package or walker.package}\nimport rego.v1\n" + "\n" * pad + body
     shift = HEADER_LINES + pad
@@ -126,16 +146,34 @@ def _term_end(tok: Token) -> bool:
     return tok.kind == "ident" and tok.text not in _OPERAND_KEYWORDS
 
 
-class _Walker:
+class _Walker(RegoCppRewrites):
     """One pass over the top-level statements: package, imports, rules."""
 
-    def __init__(self, text: str, code: list[Token], sprintf_args: str | None = None):
+    def __init__(self, text: str, code: list[Token], sprintf_args: str | None = None,
+                 compat: Mapping[str, str] | None = None):
         self.text, self.code, self.n = text, code, len(code)
         self.sprintf_args = sprintf_args
+        self.compat = dict(compat or {})
         self.edits: list[Edit] = []
-        self.moved: list[str] = []
+        self.moved: list[tuple[int, int, str]] = []  # body start, end, translated head
+        self.moved_edits: dict[int, list[Edit]] = {}
         self.package: str | None = None
         self.defined: set[str] = set()
+        self.imported: set[str] = set()
+        self.rules: list[tuple[int, int]] = []  # token ranges of the rules
+        self.bodies: list[tuple[int, int]] = []  # `{` and `}` of each rule body
+        self.parent, self.match = _structure(code)
+
+    def moved_rules(self) -> list[str]:
+        """The extra bodies of multi-body rules, as rules of their own, with the edits made
+        inside them (they are blanked where they were)."""
+        out = []
+        for start, end, head in self.moved:
+            inner = self.moved_edits.get(start, [])
+            body = apply_edits(self.text[start:end], [Edit(e.start - start, e.end - start,
+                                                           e.text) for e in inner])
+            out.append(f"{head} if {body}")
+        return out
 
     def edit(self, start: int, end: int, text: str) -> None:
         self.edits.append(Edit(start, end, text))
@@ -153,7 +191,9 @@ class _Walker:
             else:
                 raise TranslationError(f"unexpected `{tok.text}` where a rule should start",
                                        tok.line)
+        self._rego_cpp_workarounds()
         self._deprecated_builtins()
+        self._blank_moved_bodies()
 
     def _line_end(self, i: int) -> int:
         j = i + 1
@@ -172,6 +212,8 @@ class _Walker:
         ref = "".join(t.text for t in self.code[i + 1:end])
         if ref == "rego.v1" or ref == "future.keywords" or ref.startswith("future.keywords."):
             self.edit(self.code[i].start, self.code[end - 1].end, "")
+        else:
+            self.imported.add(self.code[end - 1].text)  # the alias, or the last segment
         return end
 
     # --- rules --------------------------------------------------------------------------
@@ -187,8 +229,9 @@ class _Walker:
         head_edits = self._head(head_start, head_end, is_default)
         self.edits.extend(head_edits)
         if is_default:
+            self.rules.append((i, head_end))
             return head_end
-        i = self._body(head_end)
+        rule_start, i = i, self._body(head_end)
         extra = False
         while i < self.n and code[i].depth == 0:
             if code[i].text == "else":
@@ -201,6 +244,7 @@ class _Walker:
                 i = self._extra_body(i, head_start, head_end, head_edits)
             else:
                 break
+        self.rules.append((rule_start, i))
         return i
 
     def _head_end(self, start: int) -> int:
@@ -253,11 +297,13 @@ class _Walker:
             return i
         if code[i].text == "{":
             self.edit(code[i].start, code[i].start, "if ")
+            self.bodies.append((i, self._close(i)))
             return self._close(i) + 1
         if code[i].text != "if":
             return i  # no body: `p := 1`, `p contains "a"`
         j = i + 1
         if j < self.n and code[j].text == "{" and code[j].depth == 0:
+            self.bodies.append((j, self._close(j)))
             return self._close(j) + 1
         while j < self.n and not (j > i + 1 and code[j].depth == 0 and code[j].line_start):
             j += 1
@@ -284,16 +330,21 @@ class _Walker:
         """v0 `p { a } { b }`: the second body becomes its own rule at the module's end."""
         code = self.code
         close = self._close(i)
-        start, end = code[i].start, code[close].end
-        body = self.text[start:end]
-        self.edit(start, end, re.sub(r"[^\n]", " ", body))
+        self.bodies.append((i, close))
         h0, h1 = code[head_start].start, code[head_end - 1].end
         head = apply_edits(self.text[h0:h1], [Edit(e.start - h0, e.end - h0, e.text)
                                                for e in head_edits])
-        self.moved.append(f"{head} if {body}")
+        self.moved.append((code[i].start, code[close].end, head))
         return close + 1
 
-    # --- builtins removed from Rego v1 --------------------------------------------------
+    def _blank_moved_bodies(self) -> None:
+        """Each extra body is blanked where it was (its lines stay); `moved_rules` writes it
+        again, with its edits, at the end. The edits inside it leave the main text."""
+        for start, end, _ in self.moved:
+            inside = [e for e in self.edits if start <= e.start and e.end <= end]
+            self.moved_edits[start] = inside
+            self.edits = [e for e in self.edits if e not in inside]
+            self.edit(start, end, re.sub(r"[^\n]", " ", self.text[start:end]))
 
     def _deprecated_builtins(self) -> None:
         code = self.code
@@ -308,6 +359,8 @@ class _Walker:
             paren = code[i + 1]
             if tok.text == "sprintf" and self.sprintf_args:
                 self._wrap_second_argument(i + 1, self.sprintf_args)
+            elif tok.text in self.compat:
+                self.edit(tok.start, tok.end, self.compat[tok.text])
             elif tok.text in _RENAMED:
                 self.edit(tok.start, tok.end, _RENAMED[tok.text])
             elif tok.text == "any":
@@ -337,3 +390,17 @@ class _Walker:
         first = code[commas[0] + 1]
         self.edit(first.start, first.start, f"{function}(")
         self.edit(code[close].start, code[close].start, ")")
+
+
+def _structure(code: list[Token]) -> tuple[list[int], dict[int, int]]:
+    """For each token the index of the innermost bracket around it (-1: none), and each
+    bracket's partner (brackets are known to be balanced: `check_brackets`)."""
+    parent, match, stack = [], {}, []
+    for k, tok in enumerate(code):
+        if tok.text in ("}", "]", ")") and stack:
+            opener = stack.pop()
+            match[opener], match[k] = k, opener
+        parent.append(stack[-1] if stack else -1)
+        if tok.text in ("{", "[", "("):
+            stack.append(k)
+    return parent, match
