@@ -26,6 +26,8 @@ def test_the_demo_scans_scores_with_history_and_writes_the_report(tmp_path):
     assert "created 12 git repositories" in out
     assert "scanned the estate as of 3 day(s) ago" in out and "scanned the estate today" in out
     assert "Secure workloads" in out and "12 services" in out
+    assert "Probes everywhere" in out and "warn, 25 days to the deadline" in out
+    assert "waivers: 3 active (1 expiring within 14 days, 1 unused), 1 expired" in out
     with Store.open(f"sqlite:///{work / 'pathwarden.db'}") as store:
         days = {r.day for r in store.scorecard_results(since=date.min)}
         assert len(days) == 4

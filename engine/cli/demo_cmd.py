@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"    {error.get('source')}: {error.get('error') or error.get('problem')}")
         context = app_context(store, settings, policy_set)
         print_adoption(context)
+        print_governance(context)
         report = write_report(context, work / "report")
         if report:
             print(f"\nreport: {report}")
@@ -205,6 +206,31 @@ def print_adoption(context: Any) -> None:
         score = f"{item.average_score:.0%}" if item.average_score is not None else "n/a"
         print(f"  {item.scorecard.title:<22} {item.services:>2} services: {levels}; "
               f"average score {score}")
+
+
+def print_governance(context: Any) -> None:
+    """The estate's campaigns and waivers, as a lead would want them summed up."""
+    from ...scorecards.campaigns import campaigns_progress
+
+    now = datetime.now(UTC)
+    governance = context.governance
+    progress = campaigns_progress(context.store, governance, context.policies.values(), now)
+    if progress:
+        print("\ncampaigns:")
+    for p in progress:
+        counts = ", ".join(f"{n} {status}" for status, n in p.counts.items() if n)
+        phase = p.phase.enforcement.value if p.phase else f"starts {p.campaign.start}"
+        print(f"  {p.campaign.title:<40} {phase}, {p.days_left} days to the deadline; "
+              f"{counts}")
+    used = context.store.waiver_usage()
+    soon = context.settings.governance.waivers.expiring_within_days
+    active = [w for w in governance.waivers if w.active(now)]
+    expiring = [w for w in active if (w.expires_at - now).days < soon]
+    unused = [w for w in active if not used.get(w.id)]
+    expired = [w for w in governance.waivers if w.state == "approved" and not w.active(now)]
+    if governance.waivers:
+        print(f"waivers: {len(active)} active ({len(expiring)} expiring within {soon} days, "
+              f"{len(unused)} unused), {len(expired)} expired")
 
 
 def write_report(context: Any, out: Path) -> Path | None:
