@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +17,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import uvicorn
 import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -41,13 +38,12 @@ from pathwarden.scorecards.views import (
     trend,
     trend_from_counts,
 )
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from .webhook_support import free_port
+from .browser_support import SHOTS, served_in_browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ESTATE = ROOT / "examples" / "estate"
-SHOTS = ROOT / "test-artifacts" / "dashboard"
 TODAY = datetime.now(UTC).date()
 EIGHT_DAYS_AGO = TODAY - timedelta(days=8)
 FOUR_DAYS_AGO = TODAY - timedelta(days=4)
@@ -154,25 +150,8 @@ def estate_ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppContext]
 
 @pytest.fixture(scope="module")
 def estate(estate_ctx: AppContext) -> Iterator[Estate]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(estate_ctx), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30  # bounds a broken start; not a speed claim
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
-    try:
-        yield Estate(estate_ctx, f"http://127.0.0.1:{port}", browser)
-    finally:
-        browser.close()
-        playwright.stop()
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served_in_browser(app_for(estate_ctx)) as (base, browser):
+        yield Estate(estate_ctx, base, browser)
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ clock at a phase boundary and the cache.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +20,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pathwarden.engine.settings import load_settings
@@ -31,13 +28,12 @@ from pathwarden.scorecards.context import AppContext
 from pathwarden.scorecards.dashboard import campaigns as campaign_pages
 from pathwarden.scorecards.dashboard import dashboard_router
 from pathwarden.scorecards.definitions import ScorecardSet
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from .browser_support import SHOTS, served_in_browser
 from .governance_support import CARD, NOW, POLICIES, governed_context, seed
-from .webhook_support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "test-artifacts" / "dashboard"
 
 
 @dataclass
@@ -62,25 +58,8 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppContext]:
 
 @pytest.fixture(scope="module")
 def served(ctx: AppContext) -> Iterator[Served]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(ctx), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30  # bounds a broken start; not a speed claim
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
-    try:
-        yield Served(ctx, f"http://127.0.0.1:{port}", browser)
-    finally:
-        browser.close()
-        playwright.stop()
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served_in_browser(app_for(ctx)) as (base, browser):
+        yield Served(ctx, base, browser)
 
 
 @pytest.fixture
