@@ -283,6 +283,23 @@ msgs[m] { m := sprintf("<%v>", [input.names[_]]) }
     assert sorted(values["msgs"]) == ["<A>", "<B>"]
 
 
+def test_a_statement_continued_after_an_operator_stays_one_statement():
+    # `name ==` at the end of a line goes on on the next one; binding the wildcard in
+    # front of the second line alone would cut the expression in two.
+    text = """package t
+deny[msg] {
+  name := input.name
+  name ==
+    lower(input.prefixes[_])
+  msg := sprintf("bad %v", [name])
+}
+"""
+    out = translate(text)
+    assert "__pw_w1 := input.prefixes[_]; name ==" in out
+    assert query(out, "data.t.deny", {"name": "a", "prefixes": ["B", "A"]}) == ["bad a"]
+    assert query(out, "data.t.deny", {"name": "c", "prefixes": ["B", "A"]}) == []
+
+
 def test_a_negated_wildcard_keeps_its_meaning_and_is_left_alone():
     # `not f(x[_])` is "for no element"; a binding in front would make it "for some".
     out = translate('package t\nnone_b { not startswith(input.names[_], "b") }\n'

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from ..rego.source import KEYWORDS, Token
 
 _WILDCARD_VAR = "__pw_w"
+_CONTINUES = frozenset(("==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "&", "|",
+                        "=", ":=", ",", "in", "with", "as", "not", "some", "every"))
+"""A line ending in one of these goes on on the next line (`name ==` / `lower(x)`)."""
 
 
 class RegoCppRewrites:
@@ -47,12 +50,14 @@ class RegoCppRewrites:
 
     def _statements(self, first: int, close: int) -> list[tuple[int, int]]:
         """The statements of the body from token `first` to its closer: split at `;` and at
-        lines that start at the body's own depth."""
+        lines that start at the body's own depth, unless the line before ends in an
+        operator that wants its right-hand side."""
         code, out, start = self.code, [], None
         depth = code[first].depth if first < close else -1
         for k in range(first, close):
             tok = code[k]
-            if tok.depth == depth and (tok.text == ";" or tok.line_start) and start is not None:
+            ends = tok.text == ";" or (tok.line_start and code[k - 1].text not in _CONTINUES)
+            if tok.depth == depth and ends and start is not None:
                 out.append((start, k))
                 start = None
             if tok.depth == depth and tok.text == ";":

@@ -23,6 +23,7 @@ from regopy import rego_shared as _c
 from ..errors import PolicyLoadError, Problem, truncate
 from ..model import Location
 from .results import RULES, RegoModule, RuleResult, rule_value
+from .source import KEYWORDS, Token, tokenize
 
 
 def _quiet_shutdown() -> None:
@@ -46,9 +47,20 @@ for _name in ("regoInputString", "regoInputObjectItem", "regoInputObject", "rego
               "regoInputBoolean", "regoInputInt", "regoInputFloat", "regoInputNull"):
     _fn, _shared = getattr(_lib, _name), getattr(_c.rego, _name)
     _fn.argtypes, _fn.restype = _shared.argtypes, _shared.restype
-_ERROR_AT = re.compile(r"\(error (\d+):")
-_ERROR_MSG = re.compile(r"\(errormsg (\d+):")
-_SPAN = re.compile(r"\|(\d+)\|(\d+)")
+# rego-cpp prints errors as S-expressions (trieste's node format): `(error`, one per
+# error, at the top or as a child of `(rego-errorseq`; `(kind N:name|offset|length` for a
+# node whose source differs from its parent's; strings as `N:bytes`. Lengths and offsets
+# count bytes, not characters, so the text is read as bytes.
+_ERROR_START = re.compile(rb"^(?:  )?\(error\b", re.M)
+_ERROR_MSG = re.compile(rb"\(errormsg (\d+):")
+_NAMED_NODE = re.compile(rb"\([\w-]+ (\d+):")
+_SPAN = re.compile(rb"\|(\d+)\|(\d+)")
+_HINTS = {
+    "Invalid bracket argument": "rego-cpp 1.5.2 refuses a `x[_]` ref among the arguments of "
+    "a call or the items of a collection: bind it first (`v := x[_]; f(v)`); for "
+    "`not f(x[_])` write `count([1 | v := x[_]; f(v)]) == 0`",
+}
+"""A sentence for rego-cpp messages that do not say what to change."""
 
 
 class Compiled:
@@ -67,16 +79,18 @@ class Compiled:
             except regopy.RegoError as exc:
                 problems.extend(compile_problems(str(exc), sources, module.name))
         problems.extend(unknown_function_problems(modules, self.interp.is_builtin))
+        problems.extend(arity_problems(modules))
         if problems:
-            raise PolicyLoadError(problems)
+            raise PolicyLoadError(in_files(problems, modules))
         if data:
             self.interp.add_data_json(json.dumps(data))
         try:
             self.bundle = self.interp.build(None, entrypoints or ["pathwarden_empty/deny"])
         except regopy.RegoError as exc:
-            raise PolicyLoadError(compile_problems(str(exc), sources, "bundle")) from exc
+            raise PolicyLoadError(in_files(compile_problems(str(exc), sources, None),
+                                           modules)) from exc
         if not self.bundle.ok():
-            raise PolicyLoadError([Problem("compile", "rego-cpp could not build the bundle")])
+            raise PolicyLoadError(in_files(bundle_problems(self.bundle, sources), modules))
 
     def set_input(self, document: dict[str, Any]) -> None:
         """Convert and install the input; callers hold `lock` across set_input and queries."""
@@ -145,38 +159,132 @@ def _read_output(ok: bool, text: str) -> tuple[Any, str | None]:
     if text == "undefined":
         return None, None
     if text.startswith("(error"):
-        match = _ERROR_MSG.search(text)
-        return None, _length_prefixed(text, match) if match else truncate(text)
+        raw = text.encode()
+        match = _ERROR_MSG.search(raw)
+        return None, _length_prefixed(raw, match) if match else truncate(text)
     try:
         return json.loads(text)["expressions"][0], None
     except (ValueError, KeyError, IndexError, TypeError):
         return None, f"unreadable result from rego-cpp: {truncate(text, 200)}"
 
 
-def _length_prefixed(text: str, match: re.Match[str]) -> str:
-    """rego-cpp writes strings as `N:chars`; read exactly N characters."""
+def _length_prefixed(raw: bytes, match: re.Match[bytes]) -> str:
+    """rego-cpp writes strings as `N:bytes`; read exactly N bytes (N counts UTF-8 bytes)."""
     start = match.end()
-    return text[start : start + int(match.group(1))]
+    return raw[start : start + int(match.group(1))].decode("utf-8", errors="replace")
 
 
-def compile_problems(error: str, sources: dict[str, str], fallback: str) -> list[Problem]:
-    """Translate rego-cpp's S-expression error into `file:line: message` problems."""
-    problems = []
-    for at in _ERROR_AT.finditer(error):
-        name = _length_prefixed(error, at)
-        span = _SPAN.match(error, at.end() + len(name))
-        offset = int(span.group(1)) if span else 0
-        msg = _ERROR_MSG.search(error, at.end())
-        message = _length_prefixed(error, msg) if msg else "compile error"
-        text = sources.get(name, "")
-        line = text.count("\n", 0, offset) + 1 if text else None
-        column = offset - text.rfind("\n", 0, offset) if text else 0
-        if column and line:
-            message = f"{message} (column {column})"
-        problems.append(Problem("compile", message, Location(name or fallback, line)))
-    if not problems:
-        problems.append(Problem("compile", truncate(error), Location(fallback)))
-    return problems
+def compile_problems(error: str, sources: dict[str, str], fallback: str | None
+                     ) -> list[Problem]:
+    """Translate rego-cpp's S-expression errors into `file:line: message` problems.
+
+    `sources`: module name -> text, to turn byte offsets into lines and columns;
+    `fallback`: the file named when an error carries no location in a known module.
+    """
+    raw = error.encode()
+    starts = [m.start() for m in _ERROR_START.finditer(raw)]
+    if not starts:
+        return [Problem("compile", truncate(error), Location(fallback) if fallback else None)]
+    ends = [*starts[1:], len(raw)]
+    return [_error_problem(raw[a:b], sources, fallback) for a, b in zip(starts, ends,
+                                                                        strict=True)]
+
+
+def _error_problem(raw: bytes, sources: dict[str, str], fallback: str | None) -> Problem:
+    msg = _ERROR_MSG.search(raw)
+    message = _length_prefixed(raw, msg) if msg else "compile error"
+    hint = _HINTS.get(message)
+    at = _source_position(raw, sources)
+    if at is None:
+        where = Location(fallback) if fallback else None
+        return Problem("compile", f"{message}: {hint}" if hint else message, where)
+    name, offset = at
+    line, column = _line_column(sources[name], offset)
+    message = f"{message} (column {column})"
+    return Problem("compile", f"{message}: {hint}" if hint else message, Location(name, line))
+
+
+def _source_position(raw: bytes, sources: dict[str, str]) -> tuple[str, int] | None:
+    """The module and byte offset of an error: its own location when it has one, else the
+    first located node of its AST (rego-cpp leaves some errors, e.g. "Unable to unify due
+    to cycle", without a location of their own). Names not among `sources` are skipped:
+    rego-cpp's internal sources are no file to show anyone."""
+    for node in _NAMED_NODE.finditer(raw):
+        name_end = node.end() + int(node.group(1))
+        span = _SPAN.match(raw, name_end)
+        if span is None:
+            continue  # a string value (errormsg, a var's name), not a source name
+        name = raw[node.end():name_end].decode("utf-8", errors="replace")
+        if name in sources:
+            return name, int(span.group(1))
+    return None
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset into `text`."""
+    data = text.encode()
+    offset = min(offset, len(data))
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
+
+
+def bundle_problems(bundle: regopy.Bundle, sources: dict[str, str]) -> list[Problem]:
+    """Why a build failed, from the bundle itself.
+
+    For errors found while compiling (e.g. "Invalid bracket argument"), rego-cpp 1.5.2 does
+    not fail `regoBuild`: it returns a bundle whose `ok()` is false, sets no interpreter
+    error and prints the reasons only to stderr (not even that at log level NONE). The
+    reasons are in the bundle's node, an error sequence whose children print as the same
+    S-expressions `add_module` raises, so they are read the same way. The nodes belong to
+    the bundle and are not freed here.
+    """
+    root = _c.rego_bundle_node(bundle._impl)
+    problems: list[Problem] = []
+    for node in _error_nodes(root):
+        try:
+            text = _c.rego_node_json(node)
+        except regopy.RegoError:
+            continue
+        problems.extend(compile_problems(text, sources, None))
+    return problems or [Problem("compile", "rego-cpp could not build the bundle and gave no "
+                                           "reason (not even in the bundle's error nodes)")]
+
+
+def _error_nodes(root: int | None) -> list[int]:
+    if not root:
+        return []
+    kind = _c.rego.regoNodeType(root)
+    if kind == _c.NodeKind.Error:
+        return [root]
+    if kind != _c.NodeKind.ErrorSeq:
+        return []
+    children = (_c.rego_node_get(root, i) for i in range(_c.rego_node_size(root)))
+    return [c for c in children if c and _c.rego.regoNodeType(c) == _c.NodeKind.Error]
+
+
+def in_files(problems: list[Problem], modules: list[RegoModule]) -> list[Problem]:
+    """Problems on a module named `file#part` (a Gatekeeper template's lib, a second
+    template in one file, a constraint's generated module) are reported in that file.
+
+    A template's Rego (and each lib's) is translated so its lines are the YAML file's
+    lines (see `gatekeeper.translate`), so the line stays; the part is named because one
+    file may hold several modules. Two cases keep the module's own line, which is not the
+    file's: Rego in a quoted or folded YAML scalar, and a constraint's generated module
+    (pathwarden's own text, not expected to fail).
+    """
+    by_name = {m.name: m for m in modules}
+    out = []
+    for problem in problems:
+        where = problem.location
+        module = by_name.get(where.file) if where else None
+        file = module.location.file if module and module.location else None
+        if where and file and where.file.startswith(f"{file}#"):
+            part = where.file[len(file) + 1:]
+            problem = Problem(problem.step, f"{problem.message} (in {part})",
+                              Location(file, where.line))
+        out.append(problem)
+    return out
 
 
 def unknown_function_problems(
@@ -199,6 +307,47 @@ def unknown_function_problems(
                 f"(rego-cpp {regopy.rego_version()}) nor defined in a loaded module",
                 Location(module.name, line)))
     return problems
+
+
+def arity_problems(modules: list[RegoModule]) -> list[Problem]:
+    """A function defined with two numbers of arguments in one package.
+
+    OPA refuses this when compiling; rego-cpp 1.5.2 crashes the process building such a
+    bundle (an abort or a segmentation fault, depending on what was freed before; at best
+    an "Unable to unify due to cycle" with no location of its own), so it is found here,
+    before the build.
+    """
+    first: dict[tuple[str, str], tuple[int, Location]] = {}
+    problems = []
+    for module in modules:
+        code = [t for t in tokenize(module.text) if t.kind != "comment"]
+        for i, tok in enumerate(code[:-1]):
+            if not (tok.kind == "ident" and tok.line_start and tok.depth == 0
+                    and code[i + 1].text == "(") or tok.text in KEYWORDS:
+                continue
+            arity, where = _arity(code, i + 1), Location(module.name, tok.line)
+            seen = first.setdefault((module.package, tok.text), (arity, where))
+            if seen[0] != arity:
+                problems.append(Problem(
+                    "compile", f"function {tok.text} takes {_arguments(arity)} here but "
+                    f"{_arguments(seen[0])} at {seen[1]}: a function has one number of "
+                    "arguments (rego-cpp 1.5.2 would crash on this)", where))
+    return problems
+
+
+def _arity(code: list[Token], paren: int) -> int:
+    """Arguments between `code[paren]` (an opening parenthesis) and its closer."""
+    depth, commas, empty = code[paren].depth, 0, True
+    for tok in code[paren + 1:]:
+        if tok.depth == depth:
+            break
+        empty = False
+        commas += tok.depth == depth + 1 and tok.text == ","
+    return 0 if empty else commas + 1
+
+
+def _arguments(count: int) -> str:
+    return f"{count} argument{'s' if count != 1 else ''}"
 
 
 Trie = dict[str, "Trie | None"]
