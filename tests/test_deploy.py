@@ -1,59 +1,21 @@
-"""deploy/: the plain manifests are valid Kubernetes, consistent with each other and with
-the generator, and the webhook's own pod passes pathwarden's policies.
-
-helm is not available where these tests run, so the chart is not rendered: its plain YAML
-files are parsed, every `.Values.x.y` a template uses must exist in values.yaml, template
-blocks must be balanced, and its default webhook rules must equal the generator's.
-"""
+"""deploy/manifests: valid Kubernetes, consistent with each other and with the
+generator, and the webhook's own pod passes pathwarden's policies."""
 
 from __future__ import annotations
 
-import re
-from functools import cache
-from pathlib import Path
-from typing import Any
-
 import kubernetes_validate
 import pytest
-import yaml
 from pathwarden.engine import Status, evaluate, load_policies
 from pathwarden.engine.k8s import build_inventory, make_target
-from pathwarden.engine.settings import WebhookSettings, load_settings
+from pathwarden.engine.settings import load_settings
 from pathwarden.engine.sources.kube_kinds import kind_info
 from pathwarden.webhook.certs import service_dns_names
 from pathwarden.webhook.wiring import (
     INJECT_CA_ANNOTATION,
-    admission_needs,
     validating_webhook_configuration,
-    webhook_rules,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-MANIFESTS = ROOT / "deploy" / "manifests"
-CHART = ROOT / "deploy" / "helm" / "pathwarden"
-K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
-CERT_MANAGER = "cert-manager.io/v1"
-
-
-@cache
-def documents() -> tuple[tuple[str, dict[str, Any]], ...]:
-    found = []
-    for path in sorted(MANIFESTS.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if doc:
-                found.append((path.name, doc))
-    return tuple(found)
-
-
-def one(kind: str, name: str | None = None) -> dict[str, Any]:
-    matches = [d for _, d in documents()
-               if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
-    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
-    return matches[0]
-
-
-def config_text() -> str:
-    return one("ConfigMap")["data"]["config.yaml"]
+from .deploy_support import CERT_MANAGER, K8S_VERSIONS, chart_values, config_text, documents, one
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +120,7 @@ def test_the_parts_refer_to_each_other(tmp_path):
     sources = etc["projected"]["sources"]
     config_source = next(s["configMap"] for s in sources if "configMap" in s)
     secret_source = next(s["secret"] for s in sources if "secret" in s)
-    assert config_source["name"] == one("ConfigMap")["metadata"]["name"]
+    assert config_source["name"] == one("ConfigMap", "pathwarden-config")["metadata"]["name"]
     assert secret_source["name"] == one("Certificate", "pathwarden-webhook")["spec"]["secretName"]
     mount = next(m for m in container["volumeMounts"] if m["name"] == "etc")["mountPath"]
     files = {f"{mount}/{item['path']}" for s in (config_source, secret_source)
@@ -251,80 +213,3 @@ def test_the_webhook_follows_the_golden_paths_it_enforces(builtin):
     assert bad == []
 
 
-# --- the Helm chart (not rendered: no helm here) ---
-
-VALUE_REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
-BLOCK_OPEN = re.compile(r"\{\{-?\s*(if|with|range|define)\b")
-BLOCK_END = re.compile(r"\{\{-?\s*end\s*-?\}\}")
-
-
-def chart_values() -> dict[str, Any]:
-    return yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
-
-
-def templates() -> list[Path]:
-    return sorted(p for p in (CHART / "templates").iterdir() if p.is_file())
-
-
-def test_chart_yaml_and_values_parse():
-    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
-    assert chart["apiVersion"] == "v2" and chart["name"] == "pathwarden"
-    assert chart["version"] and chart["appVersion"]
-    values = chart_values()
-    assert values["replicaCount"] >= 2
-    assert values["podDisruptionBudget"]["minAvailable"] == 1
-    assert {"cpu", "memory"} <= set(values["resources"]["limits"])
-
-
-@pytest.mark.parametrize("template", templates(), ids=lambda p: p.name)
-def test_chart_templates_use_only_values_that_exist(template):
-    values = chart_values()
-    text = template.read_text(encoding="utf-8")
-    for match in VALUE_REF.finditer(text):
-        node: Any = values
-        for key in match.group(1).strip(".").split("."):
-            assert isinstance(node, dict) and key in node, (
-                f"{template.name}: .Values{match.group(1)} is not in values.yaml")
-            node = node[key]
-
-
-@pytest.mark.parametrize("template", templates(), ids=lambda p: p.name)
-def test_chart_template_actions_are_balanced(template):
-    text = template.read_text(encoding="utf-8")
-    assert text.count("{{") == text.count("}}")
-    assert len(BLOCK_OPEN.findall(text)) == len(BLOCK_END.findall(text))
-
-
-def test_chart_has_a_template_for_every_part():
-    text = "\n".join(p.read_text(encoding="utf-8") for p in templates())
-    for kind in ("Deployment", "Service", "PodDisruptionBudget", "ServiceAccount", "ClusterRole",
-                 "ClusterRoleBinding", "ConfigMap", "ValidatingWebhookConfiguration", "Secret",
-                 "Issuer", "Certificate"):
-        assert f"kind: {kind}\n" in text, kind
-    for needle in ("genCA", "genSignedCert", "cert-manager.io/inject-ca-from", "/healthz",
-                   "/readyz", "POD_NAMESPACE", "readOnlyRootFilesystem: true",
-                   "kubernetes.io/metadata.name", "--config, /etc/pathwarden/config.yaml"):
-        assert needle in text, needle
-
-
-def test_chart_default_rules_are_what_the_generator_prints(builtin):
-    rules = webhook_rules(admission_needs(builtin.policies))
-    assert chart_values()["webhook"]["rules"] == rules, (
-        "deploy/helm/pathwarden/values.yaml webhook.rules is stale: paste the rules of "
-        "`pathwarden webhook-config`")
-
-
-def test_chart_config_values_are_a_valid_pathwarden_configuration(tmp_path):
-    values = chart_values()["config"]
-    fields = set(WebhookSettings.__dataclass_fields__)
-    chart_owned = {"host", "port", "cert_file", "key_file", "service", "namespace"}
-    assert set(values["webhook"]) <= fields - chart_owned
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({**values, "webhook": {
-        **values["webhook"], "service": "pathwarden-webhook", "namespace": "pathwarden"}}))
-    settings = load_settings(config, {})
-    assert settings.webhook.failure_mode == "closed"
-    # The plain manifests are the chart's defaults rendered: same webhook settings.
-    manifests = tmp_path / "manifests.yaml"
-    manifests.write_text(config_text(), encoding="utf-8")
-    assert load_settings(manifests, {}).webhook == settings.webhook

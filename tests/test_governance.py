@@ -442,3 +442,13 @@ def test_an_audit_checks_object_covers_per_target_within_one_namespace():
                                               services=SERVICES)
     assert [(f.target.name, f.status) for f in out] == [("web", Status.WAIVED),
                                                          ("api", Status.FAIL)]
+
+
+def test_owners_and_systems_match_by_ref_or_by_name():
+    from pathwarden.engine.catalog.service_filter import parse_service_filter
+
+    facts = {"owner": "group:default/team-shop", "system": "system:default/shop"}
+    for raw in ({"system": "shop"}, {"system": "system:default/shop"}, {"team": "team-shop"},
+                {"owner": "group:default/team-shop"}):
+        assert parse_service_filter(raw).matches(facts), raw
+    assert not parse_service_filter({"system": "payments"}).matches(facts)

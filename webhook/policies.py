@@ -153,7 +153,7 @@ class Watcher(threading.Thread):
         self._interval = interval
         self._callback = callback
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._forced = False
         self._retry = retry_on_failure
         self._seen = fingerprint(paths)
@@ -163,14 +163,14 @@ class Watcher(threading.Thread):
         self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self._wake.set()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             self._wake.wait(self._interval)
             self._wake.clear()
-            if self._stop.is_set():
+            if self._stopping.is_set():
                 return
             current = fingerprint(self._paths)
             if current != self._seen or self._forced:

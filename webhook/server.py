@@ -84,7 +84,7 @@ class WebhookServer:
                                     retry_on_failure=True)
         self.governance_watcher = None
         if governance is not None:
-            self.governance_watcher = Watcher([p for p in governance_paths if p.exists()],
+            self.governance_watcher = Watcher(list(governance_paths),
                                               interval, governance.reload,
                                               "governance-watcher")
 

@@ -2,7 +2,7 @@
 
 Keys are catalog facts (type, lifecycle, tier, owner, system; `team` is another name for
 owner). Each key allows a list of values; a service must match every key given. An owner
-matches by ref (`group:default/team-shop`) or by name (`team-shop`).
+or a system matches by ref (`group:default/team-shop`) or by name (`team-shop`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class ServiceFilter:
         """`service` holds the catalog facts by key (a `ServiceRow`'s fields, say)."""
         for key, allowed in self.allowed.items():
             value = service.get("owner" if key == "team" else key)
-            if key in ("owner", "team") and value:
+            if key in ("owner", "team", "system") and value:
                 names = {str(value), str(value).split("/")[-1]}
                 if not names & set(allowed):
                     return False
