@@ -18,11 +18,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..engine.api_settings import TokenIdentity
 from ..engine.governance import Waiver
 from ..engine.governance.configured import spec_of, waiver_of_row
 from ..engine.governance.dates import days_until
 from ..engine.governance.waivers import COVERS, WaiverError, waiver_from_spec
-from ..engine.settings import TokenIdentity
 from ..engine.store.governance import WaiverStateError
 from ..engine.store.models import WaiverRow
 from .api_http import Access, ApiError, PagingDep, page_in_memory

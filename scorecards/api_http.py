@@ -18,8 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..engine.api_settings import ApiSettings, TokenIdentity
 from ..engine.errors import StoreError
-from ..engine.settings import ApiSettings, TokenIdentity
 
 PREFIX = "/api/v1"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000

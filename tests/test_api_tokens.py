@@ -8,9 +8,10 @@ import io
 from pathlib import Path
 
 import pytest
+from pathwarden.engine.api_settings import ApiSettings, TokenIdentity
 from pathwarden.engine.cli.main import main
 from pathwarden.engine.errors import ConfigError
-from pathwarden.engine.settings import ApiSettings, TokenIdentity, load_settings
+from pathwarden.engine.settings import load_settings
 
 ALICE = ApiSettings.digest("alice-token")
 PLAIN = ApiSettings.digest("plain-token")

@@ -15,7 +15,7 @@ import getpass
 import secrets
 import sys
 
-from ..settings import DEFAULT_ROLES, ROLES, TOKEN_NAME, ApiSettings
+from ..api_settings import DEFAULT_ROLES, ROLES, TOKEN_NAME, ApiSettings
 
 PREFIX = "pwt_"
 """Makes a leaked token recognisable to secret scanners and to people."""

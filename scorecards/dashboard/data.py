@@ -20,11 +20,21 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
+from sqlmodel import col
+from sqlmodel import select as model_select
 
 from ...engine.governance import Campaign, Governance, Waiver
 from ...engine.governance.configured import waiver_of_row
 from ...engine.model import Policy
-from ...engine.store import FindingDay, FindingRow, ScanRow, ScorecardResult, ServiceRow, Store
+from ...engine.store import (
+    FindingDay,
+    FindingRow,
+    ScanRow,
+    ScorecardResult,
+    ServiceRow,
+    Store,
+    TargetRow,
+)
 from ..governance_views import WaivedRow
 from ..views import ServiceFilter
 
@@ -197,6 +207,28 @@ def waived_findings(store: Store) -> list[WaivedRow]:
         sql_select(f.service, f.policy_id, f.waiver, func.count())
         .where(f.scan_id.in_(ids), f.waiver.is_not(None))
         .group_by(f.service, f.policy_id, f.waiver))]
+
+
+def excused_by(store: Store, waiver_id: str, limit: int
+               ) -> tuple[list[tuple[str | None, str, int]], list[Any], int]:
+    """What one waiver excuses in the current scans: (findings per service and policy,
+    counted in SQL; the first `limit` findings with their targets, by service, policy and
+    target; how many findings in all). The finding's `waiver` column is indexed."""
+    ids = scan_ids(store)
+    if not ids:
+        return [], [], 0
+    f = FindingRow
+    where = (col(f.scan_id).in_(ids), col(f.waiver) == waiver_id)
+    counts = [(service, policy, n) for service, policy, n in store.rows(
+        sql_select(f.service, f.policy_id, func.count()).where(*where)
+        .group_by(f.service, f.policy_id).order_by(f.service, f.policy_id))]
+    rows = store.rows(model_select(FindingRow, TargetRow)
+                      .join(TargetRow, col(TargetRow.id) == col(FindingRow.target))
+                      .where(*where)
+                      .order_by(col(FindingRow.service), col(FindingRow.policy_id),
+                                col(TargetRow.name), col(FindingRow.id))
+                      .limit(limit))
+    return counts, [tuple(r) for r in rows], sum(n for _, _, n in counts)
 
 
 def policy_counts(store: Store, policies: Sequence[str]

@@ -78,6 +78,9 @@ class Links:
         carry only the shared filters and window."""
         return self.to("/waivers", **changes)
 
+    def waiver(self, waiver_id: str) -> str:
+        return self.to(f"/waivers/{quote(waiver_id, safe='')}")
+
     def window(self, path: str, days: int) -> str:
         return self.to(path, days=None if days == DEFAULT_WINDOW else days)
 

@@ -3,7 +3,7 @@ template typo fails the tests instead of rendering an empty cell."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,11 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def moment(value: datetime | None) -> str:
+    """To the second, for audit trails: two decisions within a minute stay apart."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
 def status_class(status: str) -> str:
     return "status-" + status.replace("/", "")
 
@@ -36,7 +41,8 @@ def status_class(status: str) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, when=when, team=team_of, status_class=status_class)
+    env.filters.update(pct=pct, when=when, moment=moment, team=team_of,
+                       status_class=status_class)
     env.globals.update(level_colour=level_colour, status_icons=STATUS_ICONS)
     return env
 
