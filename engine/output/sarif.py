@@ -18,6 +18,11 @@ Why it looks the way it does (GitHub's ingestion rules are stricter than the SAR
   directory, with forward slashes, under `uriBaseId` `%SRCROOT%` (an absolute path outside
   the working directory becomes a `file://` URI, which GitHub's upload action makes
   relative to the checkout), and `region.startLine` the object's line (1 when unknown).
+  A `pipeline` finding points at the line its violation names (`details.line`, in
+  `details.file` when that is another file of the repository, e.g. a GitLab include). A
+  `repo` target is a folder, so its findings point at the file the violation's path names
+  inside it (`Dockerfile:3`, `web/package.json`) when that file exists; a file still to add
+  (`LICENSE`, `tests/`) has nothing to point at and is kept as a notification (below).
   Findings on targets that have no file (live cluster objects, repositories read through
   an API) are kept, not dropped: each becomes a `toolExecutionNotification` of
   `invocations[0]` with the same level and message, its rule in `associatedRule` and the
@@ -76,6 +81,7 @@ class Issue:
     level: str
     msg: str
     path: str | None
+    details: Any = None
 
 
 def render(report: Report) -> str:
@@ -93,10 +99,11 @@ def build(report: Report, root: Path | None = None) -> dict[str, Any]:
     seen: Counter[str] = Counter()
     for issue in issues(findings):
         index = rule_index[issue.finding.policy_id]
-        if issue.finding.target.location is None:
+        where = issue_location(issue)
+        if where is None:
             notifications.append(issue_notification(issue, index))
         else:
-            results.append(result(issue, index, root, seen))
+            results.append(result(issue, index, where, root, seen))
     rules = [rule(pid, report.policies.get(pid), findings) for pid in policy_ids]
     return {
         "$schema": SARIF_SCHEMA,
@@ -192,14 +199,15 @@ def finding_issues(finding: Finding) -> Iterator[Issue]:
         return
     if finding.status is Status.FAIL:
         deny_level = DENY_LEVEL[finding.enforcement]
-        yield from (Issue(finding, deny_level, v.msg, v.path) for v in finding.violations)
+        yield from (Issue(finding, deny_level, v.msg, v.path, v.details)
+                    for v in finding.violations)
         if not finding.violations:
             yield Issue(finding, deny_level, finding.error or "policy failed", None)
     yield from (warning_issue(finding, v, warn_level) for v in finding.warnings)
 
 
 def warning_issue(finding: Finding, violation: Violation, level: str) -> Issue:
-    return Issue(finding, level, violation.msg, violation.path)
+    return Issue(finding, level, violation.msg, violation.path, violation.details)
 
 
 def message_text(issue: Issue) -> str:
@@ -215,9 +223,9 @@ def fingerprint(issue: Issue, seen: Counter[str]) -> str:
     return f"{digest}:{seen[digest]}"
 
 
-def result(issue: Issue, index: int, root: Path, seen: Counter[str]) -> dict[str, Any]:
+def result(issue: Issue, index: int, where: Location, root: Path,
+           seen: Counter[str]) -> dict[str, Any]:
     finding = issue.finding
-    assert finding.target.location is not None
     return {
         "ruleId": finding.policy_id,
         "ruleIndex": index,
@@ -225,7 +233,7 @@ def result(issue: Issue, index: int, root: Path, seen: Counter[str]) -> dict[str
         "message": {"text": message_text(issue)},
         "locations": [
             {
-                "physicalLocation": physical_location(finding.target.location, root),
+                "physicalLocation": physical_location(where, root),
                 "logicalLocations": [logical_location(finding)],
             }
         ],
@@ -246,6 +254,46 @@ def issue_properties(issue: Issue) -> dict[str, str]:
     if issue.path:
         properties["path"] = issue.path
     return properties
+
+
+def issue_location(issue: Issue) -> Location | None:
+    """The file (and line) a result points at; None when there is no file to point at."""
+    target = issue.finding.target
+    where = target.location
+    if where is None:
+        return None
+    if target.kind == "repo":
+        return _in_repository(where.file, issue.path)
+    if target.kind == "pipeline" and isinstance(issue.details, dict):
+        return _in_pipeline(where, target.name, issue.details)
+    return where
+
+
+def _in_repository(root: str, path: str | None) -> Location | None:
+    """`Dockerfile:3` / `web/package.json` in the checkout at `root`, if that file exists."""
+    if not path:
+        return None
+    file, line = path, None
+    head, sep, tail = path.rpartition(":")
+    if sep and tail.isdigit():
+        file, line = head, int(tail)
+    base = os.path.abspath(root)
+    full = os.path.normpath(os.path.join(base, file))
+    inside = os.path.commonpath([base, full]) == base
+    return Location(full, line) if inside and os.path.isfile(full) else None
+
+
+def _in_pipeline(where: Location, name: str, details: dict[str, Any]) -> Location:
+    """The violation's `details.line`, in `details.file` (repository-relative) when that is
+    not the pipeline's own file. Target name `<repo>/<path>`, its file `<checkout>/<path>`."""
+    line = details.get("line")
+    line = line if isinstance(line, int) and not isinstance(line, bool) and line >= 1 else None
+    file = details.get("file")
+    own = name.split("/", 1)[-1]
+    posix = Path(where.file).as_posix()
+    if isinstance(file, str) and file and file != own and posix.endswith("/" + own):
+        return Location(os.path.normpath(posix[: -len(own)] + file), line)
+    return Location(where.file, line or where.line)
 
 
 def logical_location(finding: Finding) -> dict[str, str]:

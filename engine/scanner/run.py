@@ -16,17 +16,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import Problem, truncate
+from ..errors import truncate
 from ..evaluate import evaluate_target
 from ..governance import load_governance
 from ..k8s import build_inventory
 from ..model import Finding, Target
 from ..policyset import PolicySet
 from ..settings import Settings
-from ..sources.base import Collected
+from ..sources.base import Collected, problem_row
 from ..store import ScanResult, Store
 from .collect import collect_all
 from .delivery import delivery_metrics
+from .services import (
+    catalog_repositories,
+    configured_catalog,
+    service_rows,
+    with_repository_catalogs,
+    with_services,
+)
 from .shards import Shard
 
 log = logging.getLogger("pathwarden.scan")
@@ -76,10 +83,10 @@ def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
           scan_id: int) -> tuple[ScanOutcome, ScanResult]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    catalog, catalog_errors = _catalog(settings)
-    extra = _catalog_repositories(catalog) if settings.scan.repositories_from_catalog else []
+    catalog, catalog_errors = configured_catalog(settings)
+    extra = catalog_repositories(catalog) if settings.scan.repositories_from_catalog else []
     collected = list(collect_all(settings.scan, extra))
-    merged, merged_errors = _with_repository_catalogs(catalog, settings, collected)
+    merged, merged_errors = with_repository_catalogs(catalog, settings, collected)
     if merged is not catalog:
         catalog, catalog_errors = merged, merged_errors
     errors = catalog_errors + [e for c in collected for e in _errors(c)]
@@ -94,7 +101,7 @@ def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
     for source in collected:
         if source.error is not None or not source.targets:
             continue
-        targets = _with_services(catalog, source.targets, unowned, repo_services)
+        targets = with_services(catalog, source.targets, unowned, repo_services)
         targets = [t for t in targets if shard.owns(t.ref.id)]
         _add_delivery(store, targets, now)
         scanned.extend((t, source.source) for t in targets)
@@ -119,7 +126,7 @@ def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
     outcome = ScanOutcome(scan_id, status, len(scanned), findings, errors, unowned, timings,
                           [t.ref.id for t, _ in scanned])
     result = ScanResult(targets=scanned, findings=findings,
-                        services=_service_rows(catalog), errors=errors, status=status)
+                        services=service_rows(catalog), errors=errors, status=status)
     return outcome, result
 
 
@@ -159,13 +166,7 @@ def _replica_key(target: Target) -> str | None:
 def _errors(source: Collected) -> list[dict[str, Any]]:
     if source.error is not None:
         return [{"source": source.source, "error": source.error}]
-    return [_problem(source.source, p) for p in source.problems]
-
-
-def _problem(source: str, problem: Problem) -> dict[str, Any]:
-    loc = problem.location
-    return {"source": source, "problem": problem.message, "step": problem.step,
-            "file": loc.file if loc else None, "line": loc.line if loc else None}
+    return [problem_row(source.source, p) for p in source.problems]
 
 
 def _govern(settings: Settings, store: Store, policy_set: PolicySet, findings: list[Finding],
@@ -176,8 +177,8 @@ def _govern(settings: Settings, store: Store, policy_set: PolicySet, findings: l
     File waivers are recorded in the store's audit trail here; a broken waiver or
     campaign file is a scan error (the scan is partial) and the rest still apply."""
     governance, problems = load_governance(settings, now, store=store, sync=True)
-    errors.extend(_problem("governance", p) for p in problems)
-    services = {row["ref"]: row for row in _service_rows(catalog)}
+    errors.extend(problem_row("governance", p) for p in problems)
+    services = {row["ref"]: row for row in service_rows(catalog)}
     annotations = None
     if settings.governance.waivers.annotation_policies:
         annotations = {t.ref.id: _annotations(t) for t, _ in scanned if t.ref.kind == "k8s"}
@@ -190,130 +191,6 @@ def _annotations(target: Target) -> dict[str, Any]:
     meta = obj.get("metadata") if isinstance(obj, dict) else None
     found = meta.get("annotations") if isinstance(meta, dict) else None
     return found if isinstance(found, dict) else {}
-
-
-# --- the catalog ---------------------------------------------------------------------
-
-
-def _catalog(settings: Settings) -> tuple[Any, list[dict[str, Any]]]:
-    if not settings.scan.catalog:
-        return None, []
-    from ..catalog import read_catalog
-
-    catalog = read_catalog(list(settings.scan.catalog))
-    return catalog, [_problem("catalog", p) for p in catalog.problems]
-
-
-def _with_repository_catalogs(catalog: Any, settings: Settings,
-                              collected: list[Collected]) -> tuple[Any, list[dict[str, Any]]]:
-    """catalog-info.yaml files found in scanned repositories join the configured catalog.
-
-    An entity the configured catalog already has is the same entity seen twice (Backstage
-    registers repository files through the central catalog too): the configured one wins,
-    silently; only entities new to the catalog are added."""
-    from ..catalog.refs import make_ref
-    from ..model import Location
-
-    known = set(catalog.entities) if catalog is not None else set()
-    documents = []
-    for source in collected:
-        for target in source.targets:
-            repo = target.document.get("repository")
-            if not isinstance(repo, dict):
-                continue
-            for entry in repo.get("catalog") or []:
-                entity = entry.get("entity") if isinstance(entry, dict) else None
-                if isinstance(entity, dict) and isinstance(entity.get("metadata"), dict):
-                    meta = entity["metadata"]
-                    ref = make_ref(str(entity.get("kind", "")),
-                                   str(meta.get("namespace") or "default"),
-                                   str(meta.get("name", "")))
-                    if ref in known:
-                        continue
-                    where = Location(f"{repo.get('path')}/{entry.get('path')}",
-                                     entry.get("line"))
-                    documents.append((entry["entity"], where))
-    if not documents:
-        return catalog, []
-    from ..catalog import read_catalog
-
-    merged = read_catalog(list(settings.scan.catalog), documents=documents)
-    return merged, [_problem("catalog", p) for p in merged.problems]
-
-
-def _catalog_repositories(catalog: Any) -> list[str]:
-    if catalog is None:
-        return []
-    urls = set()
-    for service in catalog.services.values():
-        link = service.links.repository
-        if link is not None and link.url:
-            urls.add(link.url)
-    return sorted(urls)
-
-
-def _with_services(catalog: Any, targets: list[Target], unowned: list[Target],
-                   repo_services: dict[str, Any]) -> list[Target]:
-    """Targets with `ref.service` and a `service` fact in their document, for policies.
-
-    A pipeline belongs to its repository's service even when the repository has no remote
-    URL to match (a local checkout whose catalog-info.yaml claimed it)."""
-    if catalog is None:
-        return targets
-    from ..catalog import assign_services
-
-    owned, orphans = assign_services(catalog, targets)
-    result = []
-    for target in owned:
-        service = catalog.services.get(target.ref.service)
-        if target.ref.kind == "repo":
-            repo_services[target.ref.name] = service
-        target.document["service"] = _service_fact(service)
-        result.append(target)
-    for target in orphans:
-        service = None
-        if target.ref.kind == "pipeline":
-            service = repo_services.get(target.ref.name.split("/", 1)[0])
-        if service is not None:
-            target = dataclasses.replace(target, ref=dataclasses.replace(
-                target.ref, service=service.ref))
-        else:
-            unowned.append(target)
-        target.document["service"] = _service_fact(service)
-        result.append(target)
-    return result
-
-
-def _service_fact(service: Any) -> dict[str, Any] | None:
-    if service is None:
-        return None
-    return {"ref": service.ref, "name": service.name, "owner": service.owner,
-            "type": service.type, "lifecycle": service.lifecycle, "tier": service.tier,
-            "system": service.system}
-
-
-def _service_rows(catalog: Any) -> list[dict[str, Any]]:
-    if catalog is None:
-        return []
-    return [{"ref": s.ref, "name": s.name, "title": s.title, "owner": s.owner,
-             "type": s.type, "lifecycle": s.lifecycle, "system": s.system,
-             "domain": s.domain, "tier": s.tier, "tags": list(s.tags),
-             "links": _links(s.links), "location": str(s.location) if s.location else None}
-            for s in catalog.services.values()]
-
-
-def _links(links: Any) -> dict[str, Any]:
-    """The catalog's links as JSON for the store (dashboard and API read them)."""
-    repository = links.repository
-    return {
-        "kubernetes_id": links.kubernetes_id,
-        "kubernetes_label_selector": str(links.kubernetes_label_selector)
-        if links.kubernetes_label_selector is not None else None,
-        "kubernetes_namespace": links.kubernetes_namespace,
-        "repository": repository.url if repository is not None else None,
-        "repository_slug": repository.slug if repository is not None else None,
-        "ci": [{"provider": c.provider, "repository": c.repository.slug} for c in links.ci],
-    }
 
 
 def _add_delivery(store: Store, targets: list[Target], now: datetime) -> None:

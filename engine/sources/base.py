@@ -28,3 +28,11 @@ class Collected:
     """Files or objects that could not be read; everything else was collected."""
     error: str | None = None
     """The whole source failed: nothing was collected from it."""
+
+
+def problem_row(source: str, problem: Problem) -> dict[str, Any]:
+    """A problem as a scan records it (`scans.errors`): the source, the step, the reason,
+    and the file and line when it has them."""
+    loc = problem.location
+    return {"source": source, "problem": problem.message, "step": problem.step,
+            "file": loc.file if loc else None, "line": loc.line if loc else None}
