@@ -23,6 +23,7 @@ from pathwarden.engine import load_policies
 from pathwarden.engine.cli.main import main
 from pathwarden.engine.policyset import PolicySet
 from pathwarden.engine.settings import WebhookSettings
+from pathwarden.webhook.config_reload import ConfigFile
 from pathwarden.webhook.decision_log import Record, Sink
 from pathwarden.webhook.governance import GovernanceHolder
 from pathwarden.webhook.server import WebhookServer
@@ -151,16 +152,20 @@ def running_webhook(
     governance: GovernanceHolder | None = None,
     governance_paths: Sequence[Path] = (),
     clock: Callable[[], datetime] | None = None,
+    config: ConfigFile | None = None,
     **settings: Any,
 ) -> Iterator[Running]:
+    """`config`: a configuration file to watch; its `webhook:` settings are served (and
+    `settings` are ignored)."""
     settings.setdefault("reload_interval_seconds", 0.1)
-    webhook = WebhookSettings(host="127.0.0.1", port=free_port(),
-                              cert_file=certs / "tls.crt", key_file=certs / "tls.key",
-                              **settings)
+    webhook = config.settings.webhook if config is not None else WebhookSettings(
+        host="127.0.0.1", port=free_port(), cert_file=certs / "tls.crt",
+        key_file=certs / "tls.key", **settings)
     server = WebhookServer(
         webhook, loader or (lambda: load_policies(policy_dirs, builtin=builtin)),
         list(policy_dirs), sink_factory=sink_factory, governance=governance,
-        governance_paths=governance_paths, **({"clock": clock} if clock else {}))
+        governance_paths=governance_paths, **({"clock": clock} if clock else {}),
+        **({"config": config} if config is not None else {}))
     thread = server.start_in_thread()
     base_url = f"https://localhost:{webhook.port}"
     client = httpx.Client(base_url=base_url, verify=trusting(certs), timeout=30)

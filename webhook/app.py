@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..engine.errors import truncate
 from ..engine.settings import WebhookSettings
+from .config_reload import ConfigStatus
 from .decision import Decision, decide, failure_decision
 from .decision_log import DecisionLog, record
 from .governance import GovernanceHolder, utc_now
@@ -51,28 +52,33 @@ class WebhookState:
     clock: Callable[[], datetime] = utc_now
     inventory: InventorySync | None = None
     """The cluster sync for referential policies; None: not configured (held back)."""
+    config: ConfigStatus | None = None
+    """Configuration file reloads; None: no file is watched."""
 
     async def answer(self, request: AdmissionRequest) -> Decision:
-        reason = exemption(request, self.settings)
+        # One read: the policies and the `webhook:` settings they are served with are
+        # swapped together, so a configuration reload is seen whole or not at all.
+        loaded = self.holder.current
+        settings = loaded.settings
+        reason = exemption(request, settings)
         if reason is not None:
             return Decision(uid=request.uid, allowed=True, exempt=reason)
-        loaded = self.holder.current
         governance = self.governance.current if self.governance is not None else None
-        future = self.executor.submit(decide, request, loaded, self.settings, governance,
+        future = self.executor.submit(decide, request, loaded, settings, governance,
                                       self.clock())
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future),
-                                          self.settings.deadline_seconds)
+                                          settings.deadline_seconds)
         except TimeoutError:
             future.cancel()
-            why = f"evaluation deadline of {self.settings.deadline_seconds:g}s exceeded"
-            self.metrics.failure_mode.labels(self.settings.failure_mode, "deadline").inc()
+            why = f"evaluation deadline of {settings.deadline_seconds:g}s exceeded"
+            self.metrics.failure_mode.labels(settings.failure_mode, "deadline").inc()
         except Exception as exc:  # the engine failed: the failure mode decides
             log.exception("evaluation failed for %s %s/%s", request.kind, request.namespace,
                           request.name)
             why = truncate(f"engine error: {type(exc).__name__}: {exc}", 500)
-            self.metrics.failure_mode.labels(self.settings.failure_mode, "engine_error").inc()
-        return failure_decision(request, self.settings, why)
+            self.metrics.failure_mode.labels(settings.failure_mode, "engine_error").inc()
+        return failure_decision(request, settings, why)
 
 
 def create_app(state: WebhookState) -> FastAPI:
@@ -94,7 +100,7 @@ def create_app(state: WebhookState) -> FastAPI:
             decision = await state.answer(request)
         except Exception as exc:  # last line of defence: still an AdmissionReview answer
             log.exception("unexpected webhook error")
-            decision = failure_decision(request, state.settings,
+            decision = failure_decision(request, state.holder.current.settings,
                                         truncate(f"{type(exc).__name__}: {exc}", 500))
         elapsed = time.perf_counter() - started
         _observe(state, request, decision, elapsed)
@@ -119,6 +125,7 @@ def create_app(state: WebhookState) -> FastAPI:
             "policies": len(loaded.policy_set),
             "last_reload_error": state.holder.last_error,
             "referential_policies_held_back": list(loaded.held_back),
+            **(state.config.as_json() if state.config is not None else {}),
             "inventory": (sync.status.as_json(sync.settings.resync_seconds)
                           if sync is not None else None)}), media_type=JSON)
 

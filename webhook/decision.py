@@ -79,9 +79,14 @@ class _Judge:
             target.ref = dataclasses.replace(target.ref, service=self.service["ref"])
 
     def effective(self, policy: Policy) -> Effective:
+        configured = Effective(self.loaded.scope.enforcement[policy.id])
         if self.governance is None:
-            return Effective(self.loaded.scope.enforcement[policy.id])
-        return self.governance.governance.enforcement(policy, self.service, self.now)
+            return configured
+        effective = self.governance.governance.enforcement(policy, self.service, self.now)
+        # Without a campaign in force, the configured enforcement is the override of the
+        # settings this request is served with (`loaded`), not the governance view's copy,
+        # which a configuration reload swaps a moment later.
+        return effective if effective.campaign is not None else configured
 
     def waiver(self, policy: Policy) -> Waiver | None:
         if self.governance is None:

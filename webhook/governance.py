@@ -109,6 +109,13 @@ class GovernanceHolder:
             self.last_error = None
             return True
 
+    def set_loader(self, loader: Callable[[], AdmissionGovernance]) -> bool:
+        """Load from now on with `loader` (a reloaded configuration: other governance
+        directories, time zone, catalog or enforcement overrides), and reload now."""
+        with self._lock:
+            self._loader = loader
+        return self.reload()
+
     def start(self) -> None:
         """Re-read API waivers periodically (files also reload on change, see server)."""
         if self._thread is None and self._refresh > 0:

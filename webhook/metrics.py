@@ -43,6 +43,10 @@ class WebhookMetrics:
         self.reloads = Counter(
             "pathwarden_webhook_policy_reloads", "Policy set reloads by result "
             "(success, failure).", ["result"], registry=r)
+        self.config_reloads = Counter(
+            "pathwarden_webhook_config_reloads", "Configuration file reloads by result "
+            "(success; failure: the file did not load, the old settings keep serving).",
+            ["result"], registry=r)
         self.cert_reloads = Counter(
             "pathwarden_webhook_certificate_reloads", "Serving certificate reloads by "
             "result.", ["result"], registry=r)

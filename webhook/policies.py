@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ class LoadedPolicies:
     generation: int
     held_back: tuple[str, ...] = ()
     """Referential policies loaded but not served, for want of an inventory."""
+    settings: WebhookSettings = field(default_factory=WebhookSettings)
+    """The `webhook:` settings this set is served with (exemptions, deadline, failure
+    mode; the scope above is resolved from them). Held here so that a request reading
+    `current` once sees one configuration, never half of a reloaded one."""
 
 
 Loader = Callable[[], PolicySet]
@@ -71,7 +75,7 @@ class PolicyHolder:
             # from the set. Policies that do not read the inventory are unaffected.
             serving = policy_set.with_inventory(self._inventory)
         return LoadedPolicies(serving, resolve_scope(serving.policies, self._settings),
-                              generation, held_back)
+                              generation, held_back, self._settings)
 
     @property
     def inventory(self) -> Inventory | None:
@@ -100,6 +104,17 @@ class PolicyHolder:
                      self.current.generation, len(policy_set))
             self._on_reload(True)
             return True
+
+    def set_settings(self, settings: WebhookSettings) -> None:
+        """Serve the same policies with reloaded `webhook:` settings (configuration hot
+        reload): only the scope is resolved again, nothing is recompiled, and the
+        generation stays (it counts policy reloads)."""
+        with self._lock:
+            self._settings = settings
+            current = self.current
+            self.current = LoadedPolicies(
+                current.policy_set, resolve_scope(current.policy_set.policies, settings),
+                current.generation, current.held_back, settings)
 
     def set_inventory(self, inventory: Inventory) -> bool:
         """Serve the loaded policies against `inventory`; False when nothing changed.
@@ -156,6 +171,12 @@ class Watcher(threading.Thread):
         self._stopping = threading.Event()
         self._forced = False
         self._retry = retry_on_failure
+        self._seen = fingerprint(paths)
+
+    def set_paths(self, paths: list[Path]) -> None:
+        """Watch other paths from now on (a reloaded configuration names other
+        directories); the caller reloads for the change itself."""
+        self._paths = paths
         self._seen = fingerprint(paths)
 
     def poke(self) -> None:

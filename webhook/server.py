@@ -21,6 +21,7 @@ from ..engine.errors import ConfigError
 from ..engine.policyset import PolicySet
 from ..engine.settings import WebhookSettings
 from .app import WebhookState, create_app
+from .config_reload import ConfigFile, ConfigReloader
 from .decision_log import DecisionLog, Record, Sink
 from .governance import GovernanceHolder, utc_now
 from .inventory import Collect, InventorySync
@@ -44,9 +45,11 @@ class WebhookServer:
         governance_paths: Sequence[Path] = (),
         clock: Callable[[], datetime] = utc_now,
         collect: Collect | None = None,
+        config: ConfigFile | None = None,
     ):
         """`collect`: how the inventory is listed (default: the cluster source); only
-        used when `settings.inventory` is configured."""
+        used when `settings.inventory` is configured. `config`: the configuration file,
+        watched and reloaded live (None: the settings stay as given)."""
         for path, what in ((settings.cert_file, "certificate"), (settings.key_file, "key")):
             if not path.is_file():
                 raise ConfigError(f"TLS {what} {path} not found; the webhook serves HTTPS "
@@ -82,6 +85,13 @@ class WebhookServer:
         self.cert_watcher = Watcher([settings.cert_file, settings.key_file], interval,
                                     self.reload_certificate, "cert-watcher",
                                     retry_on_failure=True)
+        self.config_reloader: ConfigReloader | None = None
+        self.config_watcher: Watcher | None = None
+        if config is not None:
+            self.config_reloader = ConfigReloader(config, self)
+            self.state.config = self.config_reloader.status
+            self.config_watcher = Watcher([config.path], interval,
+                                          self.config_reloader.reload, "config-watcher")
         self.governance_watcher = None
         if governance is not None:
             self.governance_watcher = Watcher(list(governance_paths),
@@ -112,6 +122,8 @@ class WebhookServer:
         """Serve until stopped (SIGTERM / SIGINT in the main thread, or `stop()`)."""
         self.policy_watcher.start()
         self.cert_watcher.start()
+        if self.config_watcher is not None:
+            self.config_watcher.start()
         if self.inventory is not None:
             self.inventory.start()  # serving starts now; referential policies follow
         governance = self.state.governance
@@ -126,6 +138,8 @@ class WebhookServer:
             self.state.ready = False
             self.policy_watcher.stop()
             self.cert_watcher.stop()
+            if self.config_watcher is not None:
+                self.config_watcher.stop()
             if self.inventory is not None:
                 self.inventory.stop()
             if self.governance_watcher is not None:
@@ -137,7 +151,10 @@ class WebhookServer:
                 self.state.decision_log.close()
 
     def _poke(self) -> None:
-        """SIGHUP: reload policies and governance, and relist the inventory, now."""
+        """SIGHUP: reload the configuration, policies and governance, and relist the
+        inventory, now."""
+        if self.config_watcher is not None:
+            self.config_watcher.poke()
         self.policy_watcher.poke()
         if self.inventory is not None:
             self.inventory.poke()

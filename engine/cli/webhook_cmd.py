@@ -12,7 +12,7 @@ from ..errors import ConfigError, PolicyLoadError
 from ..governance.configured import governance_dirs
 from ..loading.configured import configured_policy_dirs, configured_policy_set
 from ..policyset import PolicySet
-from ..settings import Settings
+from ..settings import Settings, WebhookSettings
 from .common import add_policy_options, report_problems, settings_from, setup_logging
 
 
@@ -30,27 +30,36 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(logging.INFO, timestamps=True)
+    from ...webhook.config_reload import ConfigFile
     from ...webhook.governance import GovernanceHolder, governance_loader, utc_now
     from ...webhook.server import WebhookServer, store_sink_factory
 
     try:
         settings = settings_from(args)
         webhook = _overridden(settings, args)
+        config = None
+        if args.config is not None:
+            config = ConfigFile(
+                args.config, lambda: _reread(args), dataclasses.replace(
+                    settings, webhook=webhook),
+                policy_paths=lambda s: _policy_paths(s, args),
+                governance_paths=lambda s: _governance_paths(s, args),
+                governance_loader=lambda s: governance_loader(
+                    s, store_url=s.store.url, clock=utc_now))
 
         def loader() -> PolicySet:
-            return admission_policy_set(settings, args)
+            # The settings in force: a reloaded configuration may name other policies.
+            return admission_policy_set(config.settings if config else settings, args)
 
         governance = GovernanceHolder(governance_loader(
             settings, store_url=settings.store.url, clock=utc_now))
         server = WebhookServer(
-            webhook, loader,
-            configured_policy_dirs(settings, extra_dirs=args.policies,
-                                   no_builtin=args.no_builtin),
+            webhook, loader, _policy_paths(settings, args),
             sink_factory=None if args.no_decision_log else store_sink_factory(
                 settings.store.url),
             governance=governance,
-            governance_paths=[*governance_dirs(settings, args.policies),
-                              *settings.scan.catalog],
+            governance_paths=_governance_paths(settings, args),
+            config=config,
         )
     except PolicyLoadError as exc:
         report_problems(exc.problems)
@@ -87,7 +96,23 @@ def admission_policy_set(settings: Settings, args: argparse.Namespace) -> Policy
                                  no_builtin=args.no_builtin, select=args.select)
 
 
-def _overridden(settings: Settings, args: argparse.Namespace):
+def _reread(args: argparse.Namespace) -> Settings:
+    """The configuration file again, with the command line's overrides applied again, so
+    a reload never moves the webhook off the address or certificate it was started with."""
+    settings = settings_from(args)
+    return dataclasses.replace(settings, webhook=_overridden(settings, args))
+
+
+def _policy_paths(settings: Settings, args: argparse.Namespace) -> list[Path]:
+    return configured_policy_dirs(settings, extra_dirs=args.policies,
+                                  no_builtin=args.no_builtin)
+
+
+def _governance_paths(settings: Settings, args: argparse.Namespace) -> list[Path]:
+    return [*governance_dirs(settings, args.policies), *settings.scan.catalog]
+
+
+def _overridden(settings: Settings, args: argparse.Namespace) -> WebhookSettings:
     changes = {k: v for k, v in (("host", args.host), ("port", args.port),
                                  ("cert_file", args.cert), ("key_file", args.key))
                if v is not None}
