@@ -104,12 +104,19 @@ class _Judge:
         return decision
 
 
+_JUDGED = (Status.ERROR, *WAIVABLE)
+"""What admission acts on: errors (failure mode) and the waivable fail and warn."""
+
+
 def _judge(judge: _Judge, findings: list[Finding], settings: WebhookSettings) -> Decision:
     request, loaded = judge.request, judge.loaded
     decision = Decision(uid=request.uid, allowed=True)
     deny_lines: list[str] = []
     errors: list[str] = []
     for finding in _merged(findings):
+        if finding.status not in _JUDGED:  # a pass or a skip: nothing to enforce or excuse
+            decision.results.setdefault(finding.policy_id, finding.status.value)
+            continue
         policy = loaded.policy_set.get(finding.policy_id)
         assert policy is not None
         effective = judge.effective(policy)
@@ -123,7 +130,7 @@ def _judge(judge: _Judge, findings: list[Finding], settings: WebhookSettings) ->
             elif enforcement is Enforcement.WARN:
                 decision.warnings.append(truncate(text, MAX_WARNING))
             continue
-        waiver = judge.waiver(policy) if finding.status in WAIVABLE else None
+        waiver = judge.waiver(policy)
         if waiver is not None:
             decision.waived.append(policy.id)
             decision.results[policy.id] = "waived"
@@ -134,11 +141,8 @@ def _judge(judge: _Judge, findings: list[Finding], settings: WebhookSettings) ->
             continue
         if finding.status is Status.FAIL:
             result = enforcement.value
-        elif finding.status is Status.WARN:  # the rule's own warn set: never blocks
+        else:  # the rule's own warn set: never blocks
             result = "audit" if enforcement is Enforcement.AUDIT else "warn"
-        else:
-            decision.results.setdefault(policy.id, finding.status.value)
-            continue
         decision.results[policy.id] = result
         messages = [v.msg for v in (*finding.violations, *finding.warnings)]
         if result == "deny":

@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import Problem
 from ..evaluate import evaluate
 from ..governance import load_governance
+from ..governance.annotations import annotations_by_target
 from ..k8s import build_inventory
 from ..model import Enforcement, Finding, Location, Status, Target
 from ..output import FORMAT_NAMES, Report, formats
@@ -137,14 +138,14 @@ def _governed(settings: Settings, args: argparse.Namespace, policy_set: PolicySe
               services: dict[str, dict[str, Any]], found: ManifestObjects) -> list[Finding]:
     """Waivers and campaigns from the policy directories, as of now: a waived failure
     does not fail the build, and a campaign's phase sets what blocks."""
-    governance, problems = load_governance(settings, datetime.now(UTC),
-                                           extra_dirs=args.policies)
+    now = datetime.now(UTC)
+    governance, problems = load_governance(settings, now, extra_dirs=args.policies)
     found.problems.extend(problems)
-    if not governance.waivers and not governance.campaigns and not governance.overrides:
+    annotations = annotations_by_target(targets, settings.governance)
+    if not (governance.waivers or governance.campaigns or governance.overrides
+            or annotations):
         return findings
-    annotations = {t.ref.id: ((t.document.get("review") or {}).get("object") or {}).get(
-        "metadata", {}).get("annotations") or {} for t in targets}
-    return governance.govern(findings, policy_set.get, datetime.now(UTC), services=services,
+    return governance.govern(findings, policy_set.get, now, services=services,
                              annotations=annotations)
 
 

@@ -14,11 +14,11 @@ platform team has not opened to self-service. It still needs a reason and an exp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ..model import TargetRef
+from ..model import Target, TargetRef
 from .config import GovernanceSettings
 from .waivers import Waiver, WaiverError, object_name, waiver_from_spec
 
@@ -48,3 +48,19 @@ def annotation_waiver(annotations: Mapping[str, Any], ref: TargetRef,
                                 source="annotation", location=name, state="approved")
     except WaiverError:
         return None
+
+
+def annotations_by_target(targets: Iterable[Target], settings: GovernanceSettings
+                          ) -> dict[str, dict[str, Any]] | None:
+    """The annotations of every Kubernetes target, by target id; None when no policy is
+    open to self-service, so nothing is read for nothing."""
+    if not settings.waivers.annotation_policies:
+        return None
+    return {t.ref.id: _annotations(t) for t in targets if t.ref.kind == "k8s"}
+
+
+def _annotations(target: Target) -> dict[str, Any]:
+    obj = (target.document.get("review") or {}).get("object") or {}
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    found = meta.get("annotations") if isinstance(meta, dict) else None
+    return found if isinstance(found, dict) else {}

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import truncate
 from ..evaluate import evaluate_target
 from ..governance import load_governance
+from ..governance.annotations import annotations_by_target
 from ..k8s import build_inventory
 from ..model import Finding, Target
 from ..policyset import PolicySet
@@ -112,7 +113,8 @@ def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
     timings["evaluate"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    findings = _govern(settings, store, policy_set, findings, scanned, catalog, now, errors)
+    services = service_rows(catalog)
+    findings = _govern(settings, store, policy_set, findings, scanned, services, now, errors)
     timings["govern"] = time.perf_counter() - started
 
     failed_sources = [c for c in collected if c.error is not None]
@@ -126,7 +128,7 @@ def _scan(settings: Settings, policy_set: PolicySet, store: Store, shard: Shard,
     outcome = ScanOutcome(scan_id, status, len(scanned), findings, errors, unowned, timings,
                           [t.ref.id for t, _ in scanned])
     result = ScanResult(targets=scanned, findings=findings,
-                        services=service_rows(catalog), errors=errors, status=status)
+                        services=services, errors=errors, status=status)
     return outcome, result
 
 
@@ -170,27 +172,17 @@ def _errors(source: Collected) -> list[dict[str, Any]]:
 
 
 def _govern(settings: Settings, store: Store, policy_set: PolicySet, findings: list[Finding],
-            scanned: list[tuple[Target, str]], catalog: Any, now: datetime,
-            errors: list[dict[str, Any]]) -> list[Finding]:
+            scanned: list[tuple[Target, str]], services: list[dict[str, Any]],
+            now: datetime, errors: list[dict[str, Any]]) -> list[Finding]:
     """Waivers and campaigns: the enforcement in force today, and `waived` findings.
 
     File waivers are recorded in the store's audit trail here; a broken waiver or
     campaign file is a scan error (the scan is partial) and the rest still apply."""
     governance, problems = load_governance(settings, now, store=store, sync=True)
     errors.extend(problem_row("governance", p) for p in problems)
-    services = {row["ref"]: row for row in service_rows(catalog)}
-    annotations = None
-    if settings.governance.waivers.annotation_policies:
-        annotations = {t.ref.id: _annotations(t) for t, _ in scanned if t.ref.kind == "k8s"}
-    return governance.govern(findings, policy_set.get, now, services=services,
-                             annotations=annotations)
-
-
-def _annotations(target: Target) -> dict[str, Any]:
-    obj = (target.document.get("review") or {}).get("object") or {}
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    found = meta.get("annotations") if isinstance(meta, dict) else None
-    return found if isinstance(found, dict) else {}
+    return governance.govern(
+        findings, policy_set.get, now, services={row["ref"]: row for row in services},
+        annotations=annotations_by_target((t for t, _ in scanned), settings.governance))
 
 
 def _add_delivery(store: Store, targets: list[Target], now: datetime) -> None:
