@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse
 from ..engine.api_settings import TokenIdentity
 from ..engine.governance import Waiver
 from ..engine.governance.configured import spec_of, waiver_of_row
-from ..engine.governance.dates import days_until
 from ..engine.governance.waivers import COVERS, WaiverError, waiver_from_spec
 from ..engine.store.governance import WaiverStateError
 from ..engine.store.models import WaiverRow
@@ -89,8 +88,6 @@ class _Listed:
 
     def out(self, ctx: AppContext, now: datetime, used: dict[str, int]) -> dict[str, Any]:
         w, row = self.waiver, self.row
-        # `expires_at` is the first instant after the waiver; its last day is the one before.
-        last = w.expires_at - timedelta(microseconds=1)
         return {
             "id": w.id, "source": w.source, "state": self.state, "status": self.status(now),
             "policies": list(w.policies), **{c: list(getattr(w, c)) for c in COVERS},
@@ -99,7 +96,7 @@ class _Listed:
             "decided_at": _iso(row.decided_at if row else None),
             "updated_at": _iso(row.updated_at if row else None),
             "expires": w.expires, "expires_at": _iso(w.expires_at),
-            "days_left": days_until(last, now, ctx.settings.governance.zone),
+            "days_left": w.days_left(now, ctx.settings.governance.zone),
             "used": used.get(w.id, 0), "location": w.location,
         }
 
@@ -140,13 +137,6 @@ def _names_policy(ctx: AppContext, waiver: Waiver, policy_id: str) -> bool:
     return any(fnmatch.fnmatchcase(policy_id, p) for p in waiver.policies)
 
 
-def _names_service(waiver: Waiver, service: str) -> bool:
-    """`shop-web` and `component:default/shop-web` alike, against the waiver's globs."""
-    short = service.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatchcase(service, p) or fnmatch.fnmatchcase(short, p)
-               for p in waiver.services)
-
-
 # --- reads -----------------------------------------------------------------------------------
 
 def _waiver_reads(router: APIRouter, ctx: AppContext) -> None:
@@ -161,7 +151,7 @@ def _waiver_reads(router: APIRouter, ctx: AppContext) -> None:
         chosen = [item for item in _listed(ctx)
                   if (state is None or state in (item.state, item.status(now)))
                   and (policy is None or _names_policy(ctx, item.waiver, policy))
-                  and (service is None or _names_service(item.waiver, service))]
+                  and (service is None or item.waiver.names_service(service))]
         used = ctx.store.waiver_usage()
         return page_in_memory(request, [item.out(ctx, now, used) for item in chosen], at)
 

@@ -14,7 +14,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from ..engine.governance import Campaign, Waiver
@@ -143,7 +143,7 @@ def waiver_lines(waivers: Iterable[Waiver], rows: Iterable[WaivedRow],
     index = service_index(services.values()) if named is None else {}
     out = []
     for w in waivers:
-        last = (w.expires_at - timedelta(microseconds=1)).astimezone(zone).date()
+        last = w.last_day(zone)
         left = (last - today).days
         if w.state == "approved":
             status = ("expired" if now >= w.expires_at

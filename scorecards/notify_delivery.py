@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..engine.catalog.refs import ref_name
 from ..engine.errors import truncate
 
 USER_AGENT = "pathwarden-notifications/1"
@@ -68,7 +69,7 @@ def slack_message(doc: Mapping[str, Any]) -> dict[str, Any]:
                                     "text": _cut(heading(doc, SLACK_HEADER_LIMIT),
                                                         SLACK_HEADER_LIMIT)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(
-            f"*{_esc(short_team(doc['team']))}* has {_services(len(doc['failing_services']))}"
+            f"*{_esc(ref_name(doc['team']))}* has {_services(len(doc['failing_services']))}"
             f" failing campaign *{title}*. {_esc(when_text(doc))}\n"
             f"*Goal:* {_esc(c['goal'])}", SLACK_SECTION_LIMIT)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _lines(
@@ -124,13 +125,10 @@ def when_text(doc: Mapping[str, Any]) -> str:
 
 def summary(doc: Mapping[str, Any]) -> str:
     """One plain line: the Slack fallback text, and what `pathwarden notify` prints."""
-    return (f"{heading(doc)} — {short_team(doc['team'])}: "
+    return (f"{heading(doc)} — {ref_name(doc['team'])}: "
             f"{_services(len(doc['failing_services']))} failing")
 
 
-def short_team(team: str) -> str:
-    """`group:default/team-shop` reads as `team-shop` in a message (the JSON keeps the ref)."""
-    return team.rsplit("/", 1)[-1]
 
 
 def _services(n: int) -> str:

@@ -225,7 +225,8 @@ def print_governance(context: Any) -> None:
     used = context.store.waiver_usage()
     soon = context.settings.governance.waivers.expiring_within_days
     active = [w for w in governance.waivers if w.active(now)]
-    expiring = [w for w in active if (w.expires_at - now).days < soon]
+    zone = context.settings.governance.zone
+    expiring = [w for w in active if w.days_left(now, zone) <= soon]
     unused = [w for w in active if not used.get(w.id)]
     expired = [w for w in governance.waivers if w.state == "approved" and not w.active(now)]
     if governance.waivers:

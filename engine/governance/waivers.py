@@ -55,6 +55,18 @@ class Waiver:
     def active(self, now: datetime) -> bool:
         return self.state == "approved" and now < self.expires_at
 
+    def last_day(self, zone: tzinfo) -> date:
+        """The last day it applies, in `zone` (`expires_at` is the first instant after)."""
+        return (self.expires_at - timedelta(microseconds=1)).astimezone(zone).date()
+
+    def days_left(self, now: datetime, zone: tzinfo) -> int:
+        """Days from today to its last day: 0 on the last day, negative once expired."""
+        return (self.last_day(zone) - now.astimezone(zone).date()).days
+
+    def names_service(self, service: str) -> bool:
+        """Whether its `services` cover name `service` (a ref or a bare name)."""
+        return bool(self.services) and _service_matches(self.services, service, None)
+
     def covers_policy(self, policy: Policy) -> bool:
         return matches(policy, self.policies)
 
