@@ -18,7 +18,7 @@ from pathwarden.engine.settings import load_settings
 from pathwarden.engine.store import Store
 from pathwarden.scorecards.compute import after_scan
 from pathwarden.scorecards.context import AppContext
-from pathwarden.scorecards.definitions import load_scorecards, parse_scorecard
+from pathwarden.scorecards.definitions import load_scorecards
 from pathwarden.scorecards.report import (
     build_report,
     render_html,
@@ -28,45 +28,8 @@ from pathwarden.scorecards.views import adoption
 
 from .report_support import external_resources
 
-ROOT = Path(__file__).resolve().parents[1]
-ESTATE = ROOT / "examples" / "estate"
+ESTATE = Path(__file__).resolve().parents[1] / "examples" / "estate"
 TODAY = date(2026, 11, 20)
-POLICIES = {p.id: p for p in load_policies().policies}
-
-CARD = parse_scorecard({
-    "id": "deploy", "title": "Deploy path", "description": "Ship <safely> & often.",
-    "levels": [
-        {"name": "bronze", "rules": [
-            {"policy": "golden-probes", "title": "Probes", "weight": 2},
-            {"tag": "pss:baseline", "title": "PSS baseline"}]},
-        {"name": "silver", "rules": [
-            {"id": "cfr", "fact": "delivery.change_failure_rate", "op": "<=", "value": 0.15,
-             "title": "Change failure rate", "remediation": "Ship smaller changes."}]},
-        {"name": "gold", "rules": [{"policy": "golden-replicas", "title": "Replicas"}]},
-    ]})
-SERVICES = {  # ref -> owner, system, lifecycle, tier
-    "component:default/a": ("group:default/team-a", "system:default/s1", "production", "1"),
-    "component:default/b": ("group:default/team-a", "system:default/s2", "production", "2"),
-    "component:default/c": ("group:default/team-b", "system:default/s1", "experimental", "3"),
-    "component:default/d": ("group:default/team-b", "system:default/s2", "production", "1"),
-}
-PASS = {"golden-probes": {"pass": 1}, "pss-baseline-privileged": {"pass": 1},
-        "golden-replicas": {"pass": 1}}
-GOOD = {"delivery": {"change_failure_rate": 0.1}}
-BAD = {"delivery": {"change_failure_rate": 0.5}}
-PROBES_FAIL = {**PASS, "golden-probes": {"fail": 1}}
-# days ago -> service -> (finding counts, facts); the report's day is TODAY.
-HISTORY = {
-    40: {"component:default/a": (PROBES_FAIL, GOOD), "component:default/b": (PASS, GOOD)},
-    7: {"component:default/a": (PROBES_FAIL, GOOD), "component:default/b": (PASS, GOOD),
-        "component:default/c": (PASS, BAD)},
-    3: {"component:default/a": (PASS, BAD), "component:default/b": (PASS, GOOD),
-        "component:default/c": (PASS, BAD)},
-    0: {"component:default/a": (PASS, GOOD), "component:default/b": (PROBES_FAIL, GOOD),
-        "component:default/c": (PASS, BAD),
-        "component:default/d": ({**PROBES_FAIL, "pss-baseline-privileged": {"error": 1}},
-                                GOOD)},
-}
 
 
 # --- end to end: a real scan of the example estate -----------------------------------------
