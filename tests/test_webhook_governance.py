@@ -193,3 +193,30 @@ def test_an_annotation_on_the_object_waives_nothing_by_default(setup):
         "pathwarden.dev/waive-expires": "2027-01-31"}
     answer = running.admit(review(obj))
     assert answer["allowed"] is False
+
+
+def test_the_periodic_refresh_reads_api_waivers_and_keeps_the_files_read(tmp_path):
+    from pathwarden.engine.store import Store
+
+    org = tmp_path / "org"
+    org.mkdir()
+    (org / "waivers.yaml").write_text(WAIVER, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'pathwarden.db'}"
+    config = tmp_path / "pathwarden.yaml"
+    config.write_text(f'policies: {{dirs: [org]}}\nstore: {{url: "{url}"}}\n', encoding="utf-8")
+    clock = Clock()
+    clock.set("2026-12-01T00:00:00+00:00")
+    load = governance_loader(load_settings(config, {}), store_url=url, clock=clock)
+    with Store.open(url) as store:
+        assert [w.id for w in load().governance.waivers] == ["legacy-privileged"]
+        spec = {"policies": ["golden-probes"], "namespaces": ["batch"], "reason": "r",
+                "expires": "2026-12-20"}
+        store.request_waiver("api-one", spec, expires_at=clock.now.replace(day=21),
+                             requested_by="alice", actor="alice", now=clock.now)
+        store.decide_waiver("api-one", "approve", actor="bob", now=clock.now)
+    (org / "more.yaml").write_text(WAIVER.replace("legacy-privileged", "from-a-new-file"),
+                                   encoding="utf-8")
+    refreshed = load(files=False).governance
+    assert sorted(w.id for w in refreshed.waivers) == ["api-one", "legacy-privileged"]
+    assert sorted(w.id for w in load().governance.waivers) == [
+        "api-one", "from-a-new-file", "legacy-privileged"]

@@ -47,7 +47,7 @@ class ConfigFile:
     """The settings in force; replaced by each applied reload (policy loaders read it)."""
     policy_paths: Callable[[Settings], list[Path]] = lambda settings: []
     governance_paths: Callable[[Settings], list[Path]] = lambda settings: []
-    governance_loader: Callable[[Settings], Callable[[], AdmissionGovernance]] | None = None
+    governance_loader: Callable[[Settings], Callable[..., AdmissionGovernance]] | None = None
     """Builds the governance loader for a configuration (governance dirs, time zone,
     catalog); None: the governance view is not rebuilt."""
 

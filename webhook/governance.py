@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..engine.governance import Governance, load_governance
+from ..engine.governance import Governance
+from ..engine.governance.configured import api_waivers, governance_dirs
+from ..engine.governance.loading import read_governance_files
 from ..engine.model import Target
 from ..engine.settings import Settings
 
@@ -43,34 +45,58 @@ class AdmissionGovernance:
 
 
 def governance_loader(settings: Settings, *, store_url: str | None,
-                      clock: Callable[[], datetime]) -> Callable[[], AdmissionGovernance]:
-    """Files always; API waivers from the store when one is configured and answers."""
+                      clock: Callable[[], datetime]
+                      ) -> Callable[..., AdmissionGovernance]:
+    """Files always; API waivers from the store when one is configured and answers.
 
-    def load() -> AdmissionGovernance:
-        store = None
-        if store_url and _store_exists(store_url):
-            from ..engine.errors import StoreError
-            from ..engine.store import Store
+    `load(files=False)` (the periodic refresh) re-reads only the API waivers and keeps the
+    waiver and campaign files and the catalog of the last full load: those are re-read
+    when they change (the server's watcher calls `load()`)."""
+    read: dict[str, Any] = {}
 
+    def load(files: bool = True) -> AdmissionGovernance:
+        if files or not read:
+            rules = settings.governance
+            found = read_governance_files(governance_dirs(settings), rules,
+                                          today=clock().astimezone(rules.zone).date())
+            for problem in found.problems:
+                log.error("governance: %s", problem)
+            catalog = None
+            if settings.scan.catalog:
+                from ..engine.catalog import read_catalog
+
+                catalog = read_catalog(list(settings.scan.catalog))
+            read.update(files=found, catalog=catalog)
+        found = read["files"]
+        waivers = list(found.waivers)
+        store = _open_store(store_url)
+        if store is not None:
             try:
-                store = Store.open(store_url, upgrade=False)
-            except StoreError as exc:
-                log.warning("waivers from the API not refreshed: %s", exc)
-        try:
-            governance, problems = load_governance(settings, clock(), store=store)
-        finally:
-            if store is not None:
+                api, problems = api_waivers(store, found.waivers)
+            finally:
                 store.close()
-        for problem in problems:
-            log.error("governance: %s", problem)
-        catalog = None
-        if settings.scan.catalog:
-            from ..engine.catalog import read_catalog
-
-            catalog = read_catalog(list(settings.scan.catalog))
-        return AdmissionGovernance(governance, catalog)
+            waivers += api
+            for problem in problems:
+                log.error("governance: %s", problem)
+        governance = Governance(settings.governance, waivers=waivers,
+                                campaigns=found.campaigns,
+                                overrides=settings.webhook.enforcement)
+        return AdmissionGovernance(governance, read["catalog"])
 
     return load
+
+
+def _open_store(url: str | None) -> Any:
+    if not url or not _store_exists(url):
+        return None
+    from ..engine.errors import StoreError
+    from ..engine.store import Store
+
+    try:
+        return Store.open(url, upgrade=False)
+    except StoreError as exc:
+        log.warning("waivers from the API not refreshed: %s", exc)
+        return None
 
 
 def _store_exists(url: str) -> bool:
@@ -87,7 +113,7 @@ def _store_exists(url: str) -> bool:
 class GovernanceHolder:
     """Holds the current view; `reload()` swaps in a new one if it loads."""
 
-    def __init__(self, loader: Callable[[], AdmissionGovernance],
+    def __init__(self, loader: Callable[..., AdmissionGovernance],
                  refresh_seconds: float = 30.0) -> None:
         self._loader = loader
         self._refresh = refresh_seconds
@@ -97,10 +123,11 @@ class GovernanceHolder:
         self.last_error: str | None = None
         self._thread: threading.Thread | None = None
 
-    def reload(self) -> bool:
+    def reload(self, *, files: bool = True) -> bool:
+        """`files=False`: only the API waivers changed (the periodic refresh)."""
         with self._lock:
             try:
-                self.current = self._loader()
+                self.current = self._loader() if files else self._loader(files=False)
             except Exception as exc:  # keep serving the last good view
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("governance reload failed; keeping the current waivers and "
@@ -109,7 +136,7 @@ class GovernanceHolder:
             self.last_error = None
             return True
 
-    def set_loader(self, loader: Callable[[], AdmissionGovernance]) -> bool:
+    def set_loader(self, loader: Callable[..., AdmissionGovernance]) -> bool:
         """Load from now on with `loader` (a reloaded configuration: other governance
         directories, time zone, catalog or enforcement overrides), and reload now."""
         with self._lock:
@@ -128,7 +155,7 @@ class GovernanceHolder:
 
     def _run(self) -> None:
         while not self._stop.wait(self._refresh):
-            self.reload()
+            self.reload(files=False)
 
 
 def utc_now() -> datetime:

@@ -44,19 +44,31 @@ def load_governance(settings: Settings, now: datetime, *, store: Store | None = 
     problems = list(files.problems)
     waivers = list(files.waivers)
     if store is not None:
-        try:
-            if sync:
-                store.sync_file_waivers([file_row(w) for w in files.waivers], now)
-            file_ids = {w.id for w in files.waivers}
-            waivers += [w for w in (waiver_of_row(r) for r in store.waiver_rows())
-                        if w.source == "api" and w.id not in file_ids]
-        except StoreError as exc:
-            log.error("waivers from the API are not applied: %s", exc)
-            problems.append(Problem("governance", f"API waivers unavailable: {exc}",
-                                    Location(store.url)))
+        found, unavailable = api_waivers(store, files.waivers, sync_at=now if sync else None)
+        waivers += found
+        problems += unavailable
     governance = Governance(rules, waivers=waivers, campaigns=files.campaigns,
                             overrides=settings.webhook.enforcement)
     return governance, problems
+
+
+def api_waivers(store: Store, file_waivers: Iterable[Waiver], *,
+                sync_at: datetime | None = None) -> tuple[list[Waiver], list[Problem]]:
+    """Waivers requested and decided through the API (a file waiver of the same id wins);
+    when the store cannot answer, none, and a problem saying so. `sync_at`: first record
+    the file waivers in the store's audit trail, as of then."""
+    file_waivers = list(file_waivers)
+    file_ids = {w.id for w in file_waivers}
+    try:
+        if sync_at is not None:
+            store.sync_file_waivers([file_row(w) for w in file_waivers], sync_at)
+        rows = store.waiver_rows()
+    except StoreError as exc:
+        log.error("waivers from the API are not applied: %s", exc)
+        return [], [Problem("governance", f"API waivers unavailable: {exc}",
+                            Location(store.url))]
+    return [w for w in (waiver_of_row(r) for r in rows)
+            if w.source == "api" and w.id not in file_ids], []
 
 
 def file_row(waiver: Waiver) -> dict[str, Any]:
