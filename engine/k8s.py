@@ -23,6 +23,8 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
 
+_PREFIXES = {kind: ".".join(path) + "." for kind, path in TEMPLATE_PATHS.items()}
+
 
 def split_api_version(api_version: str) -> tuple[str, str]:
     group, _, version = api_version.rpartition("/")
@@ -72,7 +74,8 @@ def make_target(
 
 def pod_template(obj: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """The pod template of a workload and its path prefix, or (None, "")."""
-    path = TEMPLATE_PATHS.get(str(obj.get("kind", "")))
+    kind = obj.get("kind")
+    path = TEMPLATE_PATHS.get(kind) if isinstance(kind, str) else None
     if path is None:
         return None, ""
     node: Any = obj
@@ -80,7 +83,7 @@ def pod_template(obj: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         node = node.get(key) if isinstance(node, dict) else None
     if not isinstance(node, dict):
         return None, ""
-    return node, ".".join(path) + "."
+    return node, _PREFIXES[kind]
 
 
 def pod_view(review: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
@@ -95,7 +98,8 @@ def pod_view(review: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     if owner_meta.get("namespace"):
         meta.setdefault("namespace", owner_meta["namespace"])
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template.get("spec") or {}}
-    old_template, _ = pod_template(review.get("oldObject") or {})
+    old_object = review.get("oldObject")
+    old_template = pod_template(old_object)[0] if isinstance(old_object, dict) else None
     pod_review = {
         **review,
         "kind": {"group": "", "version": "v1", "kind": "Pod"},

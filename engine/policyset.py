@@ -13,10 +13,10 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ConfigError
-from .model import Language, Policy
+from .model import Enforcement, Language, Policy, Severity
 from .rego.results import RegoBackend, RegoModule
 from .rules import RuleSpec
 
@@ -39,13 +39,28 @@ class RegoGroup:
     policies: tuple[Policy, ...]
 
 
+class PythonCall(NamedTuple):
+    """What the per-target loop needs of one Python rule, unpacked once per plan.
+
+    An audit calls every rule once per target; reading `c.python.function`,
+    `c.policy.id`, ... there each time costs as much as a cheap rule's own work.
+    """
+
+    function: Callable[..., Any]
+    wants_data: bool
+    policy_id: str
+    severity: Severity
+    enforcement: Enforcement
+    policy: Policy
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """One view's policies, sorted once per plan so the per-target loop only runs them."""
 
     skipped: tuple[tuple[Policy, str], ...]
-    python: tuple[tuple[dict[str, Any], tuple[CompiledPolicy, ...]], ...]
-    """(parameters, policies) groups: one input document per group and target."""
+    python: tuple[tuple[dict[str, Any], tuple[PythonCall, ...]], ...]
+    """(parameters, rules) groups: one input document per group and target."""
     rego: tuple[RegoGroup, ...]
 
     @classmethod
@@ -67,8 +82,16 @@ class Batch:
                       tuple(c.policy for c in g))
             for g in groups.values()
         )
-        python = tuple((g[0].policy.parameters, tuple(g)) for g in python_groups.values())
+        python = tuple((g[0].policy.parameters, tuple(_python_call(c) for c in g))
+                       for g in python_groups.values())
         return cls(tuple(skipped), python, rego)
+
+
+def _python_call(c: CompiledPolicy) -> PythonCall:
+    spec, policy = c.python, c.policy
+    assert spec is not None
+    return PythonCall(spec.function, spec.wants_data, policy.id, policy.severity,
+                      policy.enforcement, policy)
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,63 @@ def test_secret_data_never_reaches_the_inventory():
               "data": {"password": "c2VjcmV0"}, "stringData": {"token": "t"}}
     stored = build_inventory([secret])["namespace"]["n"]["v1"]["Secret"]["s"]
     assert "data" not in stored and "stringData" not in stored
+
+
+def test_every_answer_shape_a_python_rule_may_give_is_read_the_same(tmp_path, write):
+    write("shapes.py", '''
+        from pathwarden.engine.model import Violation
+        from pathwarden.engine.rules import rule, warn
+
+        @rule(id="gen", kinds=["Pod"])
+        def gen(doc):
+            yield {"msg": "a", "path": "spec.x", "details": {"n": 1}}
+            yield "b"
+            yield warn("c", "spec.y")
+
+        @rule(id="none", kinds=["Pod"])
+        def none(doc):
+            return None
+
+        @rule(id="empty-gen", kinds=["Pod"])
+        def empty_gen(doc):
+            yield from ()
+
+        @rule(id="string", kinds=["Pod"])
+        def string(doc):
+            return "just a string"
+
+        @rule(id="one-dict", kinds=["Pod"])
+        def one_dict(doc):
+            return {"msg": "one", "path": 3}
+
+        @rule(id="a-tuple", kinds=["Pod"])
+        def a_tuple(doc):
+            return (Violation("v", "spec.z"), warn("w"))
+
+        @rule(id="only-warn", kinds=["Pod"])
+        def only_warn(doc):
+            return [warn("careful", "spec.w")]
+
+        @rule(id="bad-item", kinds=["Pod"])
+        def bad_item(doc):
+            yield {"message": "no msg key"}
+    ''')
+    plain = _findings(tmp_path, pod())
+    lifted = _findings(tmp_path, workload("Deployment", pod()))
+    assert plain["gen"].status == "fail"
+    assert [(v.msg, v.path, v.details) for v in plain["gen"].violations] == [
+        ("a", "spec.x", {"n": 1}), ("b", None, None)]
+    assert [(v.msg, v.path) for v in plain["gen"].warnings] == [("c", "spec.y")]
+    assert [(v.msg, v.path) for v in lifted["gen"].violations] == [
+        ("a", "spec.template.spec.x"), ("b", None)]
+    assert [v.path for v in lifted["gen"].warnings] == ["spec.template.spec.y"]
+    assert plain["none"].status == plain["empty-gen"].status == "pass"
+    assert plain["none"].violations == plain["none"].warnings == ()
+    assert plain["string"].messages == ["just a string"]
+    assert plain["one-dict"].violations[0].path == "3"
+    assert lifted["one-dict"].violations[0].path == "spec.template.3"
+    assert [v.path for v in lifted["a-tuple"].violations] == ["spec.template.spec.z"]
+    assert plain["a-tuple"].status == "fail" and plain["a-tuple"].messages == ["v", "w"]
+    assert plain["only-warn"].status == lifted["only-warn"].status == "warn"
+    assert plain["bad-item"].status == "error"
+    assert "must be a string or an object with 'msg'" in plain["bad-item"].error
