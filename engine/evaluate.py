@@ -2,30 +2,25 @@
 
 Per target: look up the plan for its kind (cached), judge the target itself and, for
 workloads, the Pod lifted out of its template. Rego policies that share parameters share
-one converted input (the costly step); Python rules are called directly. Whatever a
-policy does wrong becomes an `error` finding for that policy and target only.
+one converted input (the costly step); Python rules run through the plan's generated
+runner (`python_runner.py`). Whatever a policy does wrong becomes an `error` finding for
+that policy and target only.
 
-Most findings are passes, and a full audit makes tens of thousands of them, so the loop
-appends into one list and builds a passing finding without normalising anything: the
+Most findings are passes, and a full audit makes tens of thousands of them, so findings
+are appended into one list and a passing one is built without normalising anything: the
 engine's own cost per finding stays small next to the rule's (see bench/eval.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from types import GeneratorType
 from typing import Any
 
 from .k8s import pod_view
 from .model import Finding, Policy, Status, Target, TargetRef, Violation
 from .policyset import Batch, PolicySet
 from .rego.results import RuleResult
-from .rules import Warning_, collect, to_violation
-
-_SINGLE = (str, dict, Warning_)
-"""What a rule may return instead of an iterable of violations."""
-_NONE: tuple[Violation, ...] = ()
-_GENERATOR = GeneratorType
+from .rules import to_violation
 
 
 def evaluate(
@@ -74,30 +69,9 @@ def _judge(
         append(_finding(ref, policy, scan_id, status=Status.SKIP, error=reason))
     if batch.python:
         data = policy_set.data
-        passed = Status.PASS
-        for parameters, group in batch.python:
-            doc = {**document, "parameters": parameters}  # shared: rules must not change it
-            for function, wants_data, policy_id, severity, enforcement, policy in group:
-                try:
-                    result = function(doc, data) if wants_data else function(doc)
-                    if type(result) is _GENERATOR:  # how most rules answer: yield
-                        items = list(result)
-                    elif result is None:
-                        items = _NONE
-                    else:
-                        items = [result] if isinstance(result, _SINGLE) else list(result)
-                    if not items:
-                        append(Finding(policy_id, ref, passed, severity, enforcement, _NONE,
-                                       _NONE, None, scan_id))
-                        continue
-                    denies, warnings = collect(items, prefix)
-                except Exception as exc:  # a rule's bug is reported as its error finding
-                    append(_finding(ref, policy, scan_id, status=Status.ERROR,
-                                    error=f"{type(exc).__name__}: {exc}"))
-                    continue
-                append(Finding(policy_id, ref, Status.FAIL if denies else
-                               Status.WARN if warnings else passed, severity, enforcement,
-                               tuple(denies), tuple(warnings), None, scan_id))
+        for parameters, run in batch.python:
+            # one document per group, shared by its rules: rules must not change it
+            run(append, ref, {**document, "parameters": parameters}, data, prefix, scan_id)
     for group in batch.rego:
         try:
             results = policy_set.backend.evaluate(

@@ -13,10 +13,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 from .errors import ConfigError
-from .model import Enforcement, Language, Policy, Severity
+from .model import Language, Policy
+from .python_runner import PythonCall, Runner, compile_runner
 from .rego.results import RegoBackend, RegoModule
 from .rules import RuleSpec
 
@@ -39,28 +40,13 @@ class RegoGroup:
     policies: tuple[Policy, ...]
 
 
-class PythonCall(NamedTuple):
-    """What the per-target loop needs of one Python rule, unpacked once per plan.
-
-    An audit calls every rule once per target; reading `c.python.function`,
-    `c.policy.id`, ... there each time costs as much as a cheap rule's own work.
-    """
-
-    function: Callable[..., Any]
-    wants_data: bool
-    policy_id: str
-    severity: Severity
-    enforcement: Enforcement
-    policy: Policy
-
-
 @dataclass(frozen=True, slots=True)
 class Batch:
     """One view's policies, sorted once per plan so the per-target loop only runs them."""
 
     skipped: tuple[tuple[Policy, str], ...]
-    python: tuple[tuple[dict[str, Any], tuple[PythonCall, ...]], ...]
-    """(parameters, rules) groups: one input document per group and target."""
+    python: tuple[tuple[dict[str, Any], Runner], ...]
+    """(parameters, runner) groups: one input document per group and target."""
     rego: tuple[RegoGroup, ...]
 
     @classmethod
@@ -82,7 +68,7 @@ class Batch:
                       tuple(c.policy for c in g))
             for g in groups.values()
         )
-        python = tuple((g[0].policy.parameters, tuple(_python_call(c) for c in g))
+        python = tuple((g[0].policy.parameters, compile_runner([_python_call(c) for c in g]))
                        for g in python_groups.values())
         return cls(tuple(skipped), python, rego)
 
