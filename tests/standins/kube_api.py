@@ -2,7 +2,7 @@
 
 It serves, on 127.0.0.1 and an ephemeral port from a background thread, over HTTP or HTTPS
 (a throwaway CA, a server certificate for 127.0.0.1, optional client certificates), the
-list part of the Kubernetes API with the real shapes:
+list and watch part of the Kubernetes API with the real shapes:
 
     GET /version, /api, /apis                  minimal discovery (the cluster source does
                                                not need it; it is here for realism)
@@ -11,12 +11,21 @@ list part of the Kubernetes API with the real shapes:
     GET /apis/<group>/<version>/<resource>      "remainingItemCount"}, "items": [...]}; items
     GET /apis/<g>/<v>/namespaces/<ns>/<res>     carry no kind/apiVersion, as from a server
 
-Paging honours `limit` and answers opaque `continue` tokens. `Accept: application/json;
-as=PartialObjectMetadataList;g=meta.k8s.io;v=v1` gets a `PartialObjectMetadataList` whose
-items are `{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata"}`;
-an Accept it cannot serve gets 406. Errors are `Status` objects with the API server's
-reasons (Unauthorized, Forbidden, NotFound, Expired, NotAcceptable). Every stored object
-gets a uid, resourceVersion, creationTimestamp and managedFields, as a server adds them.
+Paging honours `limit` and answers opaque `continue` tokens; the pages after the first
+are the snapshot the first was read at, with its resourceVersion, as on a server.
+`Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1` gets a
+`PartialObjectMetadataList` whose items are `{"kind": "PartialObjectMetadata",
+"apiVersion": "meta.k8s.io/v1", "metadata"}`; an Accept it cannot serve gets 406. Errors
+are `Status` objects with the API server's reasons (Unauthorized, Forbidden, NotFound,
+Expired, NotAcceptable). Every stored object gets a uid, resourceVersion,
+creationTimestamp and managedFields, as a server adds them.
+
+The same paths with `watch=1|true` stream events (kube_watch.py: resourceVersion,
+allowWatchBookmarks, timeoutSeconds, metadata-only Secrets, 410 after `compact()`).
+`add()` of an object already stored (kind, namespace, name) replaces it, keeping its uid:
+a MODIFIED event; `delete(kind, name, namespace)` removes one: a DELETED event. Every
+change takes the next resourceVersion, and a list's resourceVersion is the one it was
+read at, so a client can list, then watch from there, and miss or repeat nothing.
 
 Knobs for tests: `token` (401 unless `Authorization: Bearer <token>` or a client
 certificate signed by the stand-in's CA), `fail[resource] = code` (403, 404, 500, ...;
@@ -24,11 +33,14 @@ certificate signed by the stand-in's CA), `fail[resource] = code` (403, 404, 500
 `expire_continue[resource] = n` (the next n requests with a continue token get 410
 Expired), `delay[resource] = seconds` (slow answers, for timeouts), and
 `ignore_metadata_accept` (misbehave: send full objects, Secret data included, whatever the
-Accept header asked for). `requests` logs every request (path, query, Accept, auth).
+Accept header asked for; watches too). `requests` logs every request (path, query, Accept,
+auth); `listed(plural)` the lists, `watches` / `watched(plural)` the watches. Watch knobs:
+`bookmark_seconds` (1.0), `compact()`, `drop_watches()` (cut every stream as a broken
+connection would), `open_watches(plural=None)` and `wait_for_watches(count, plural)`.
 
-Not served: watch, get/create/update/delete of single objects, field and label selectors,
-protobuf, and any group not in `RESOURCES` (those answer 404, like a cluster without the
-CRD). The cluster source only lists, so that is all it needs.
+Not served: get/create/update/patch/delete of single objects over HTTP, field and label
+selectors, `sendInitialEvents` / `resourceVersionMatch`, protobuf, and any group not in
+`RESOURCES` (those answer 404, like a cluster without the CRD).
 """
 
 from __future__ import annotations
@@ -51,6 +63,8 @@ import pytest
 import yaml
 
 from .kube_tls import Tls
+from .kube_watch import TRUE_WORDS, WatchServing, WatchStream, find, wants_metadata
+from .kube_watch import status as _status
 
 METADATA_ACCEPT = "as=PartialObjectMetadataList"
 
@@ -103,13 +117,19 @@ class Request:
     client_cert: bool
 
     @property
+    def watch(self) -> bool:
+        return self.query.get("watch") in TRUE_WORDS
+
+    @property
     def metadata_only(self) -> bool:
-        """True when the client asked for metadata and accepts nothing else."""
+        """True when the client asked for metadata (the list form for a list, either form
+        for a watch) and accepts nothing else."""
         kinds = [part.strip() for part in self.accept.split(",") if part.strip()]
-        return bool(kinds) and all(METADATA_ACCEPT in part for part in kinds)
+        wanted = wants_metadata if self.watch else (lambda part: METADATA_ACCEPT in part)
+        return bool(kinds) and all(wanted(part) for part in kinds)
 
 
-class KubeApiStandIn:
+class KubeApiStandIn(WatchServing):
     def __init__(self, token: str | None = "stand-in-token", *, tls: bool = False):
         self.token = token
         self.fail: dict[str, int] = {}
@@ -120,8 +140,10 @@ class KubeApiStandIn:
         self.tls = Tls.create() if tls else None
         self._objects: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._revision = 1000
+        self._pages: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._init_watch()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.standin = self  # type: ignore[attr-defined]
         self._httpd.handle_error = lambda *_: None  # type: ignore[method-assign]
@@ -149,23 +171,38 @@ class KubeApiStandIn:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the port; slow answers still pending are cut short."""
+        """Stop serving and close the port; slow answers still pending are cut short and
+        open watch streams end."""
         if not self._stopped:
             self._stopped = True
             self._stopping.set()
+            self._wake_watches()
             self._httpd.shutdown()
             self._httpd.server_close()
             if self.tls:
                 shutil.rmtree(self.tls.dir, ignore_errors=True)
 
     def add(self, *objects: dict[str, Any]) -> None:
-        """Store objects as a server would: with uid, resourceVersion and managedFields."""
+        """Store objects as a server would: with uid, resourceVersion and managedFields.
+        One already stored under its kind, namespace and name is replaced and keeps its
+        uid, as an apply would; watchers see ADDED or MODIFIED."""
         with self._lock:
             for obj in objects:
                 resource = _resource_of(obj)
                 self._revision += 1
                 stored = json.loads(json.dumps(obj))
                 meta = stored.setdefault("metadata", {})
+                if not resource.namespaced:
+                    meta.pop("namespace", None)
+                elif not meta.get("namespace"):
+                    meta["namespace"] = "default"
+                rows = self._objects.setdefault(
+                    (resource.group, resource.version, resource.plural), [])
+                old = find(rows, meta["name"], meta.get("namespace"))
+                if old is not None:  # never mutated: list snapshots may still hold it
+                    rows.remove(old)
+                    meta["uid"] = old["metadata"]["uid"]
+                    meta["creationTimestamp"] = old["metadata"]["creationTimestamp"]
                 meta.setdefault("uid", str(uuid.uuid4()))
                 meta.setdefault("creationTimestamp", "2024-05-01T10:00:00Z")
                 meta["resourceVersion"] = str(self._revision)
@@ -173,19 +210,15 @@ class KubeApiStandIn:
                     "manager": "kubectl-client-side-apply", "operation": "Update",
                     "apiVersion": stored["apiVersion"], "fieldsType": "FieldsV1",
                     "fieldsV1": {"f:metadata": {"f:labels": {}}}}]
-                if not resource.namespaced:
-                    meta.pop("namespace", None)
-                elif not meta.get("namespace"):
-                    meta["namespace"] = "default"
-                rows = self._objects.setdefault(
-                    (resource.group, resource.version, resource.plural), [])
                 rows.append(stored)
                 rows.sort(key=lambda o: (o["metadata"].get("namespace", ""),
                                          o["metadata"]["name"]))
+                self._log("ADDED" if old is None else "MODIFIED", resource, stored)
 
     def listed(self, plural: str) -> list[Request]:
-        """The requests that listed `plural`, in order."""
-        return [r for r in self.requests if r.path.rstrip("/").endswith(f"/{plural}")]
+        """The requests that listed `plural`, in order (watches are in `watched`)."""
+        return [r for r in self.requests
+                if r.path.rstrip("/").endswith(f"/{plural}") and not r.watch]
 
     def context(self, name: str, *, token: str | None = None, user: str | None = None,
                 ca_pem: bytes | None = None) -> KubeContext:
@@ -198,7 +231,7 @@ class KubeApiStandIn:
             ca_pem=ca_pem or (self.tls.ca_pem if self.tls else None),
             client_cert=client_cert)
 
-    def answer(self, request: Request) -> tuple[int, dict[str, Any]]:
+    def answer(self, request: Request) -> tuple[int, dict[str, Any] | WatchStream]:
         with self._lock:
             self.requests.append(request)
         parts = [p for p in request.path.split("/") if p]
@@ -221,7 +254,13 @@ class KubeApiStandIn:
             return 503, _status(503, "ServiceUnavailable", "stand-in stopping")
         code = self.fail.get(f"{namespace}/{resource.plural}") or self.fail.get(resource.plural)
         if code:
-            return code, _failure(code, resource, namespace)
+            return code, _failure(code, resource, namespace,
+                                  "watch" if request.watch else "list")
+        if request.watch:
+            metadata = wants_metadata(request.accept) and not self.ignore_metadata_accept
+            if not metadata and not _accepts_json(request.accept):
+                return 406, _not_acceptable(request.accept)
+            return self._watch(request, resource, namespace, metadata)
         return self._list(request, resource, namespace)
 
     def _authenticated(self, request: Request) -> bool:
@@ -235,32 +274,39 @@ class KubeApiStandIn:
               namespace: str | None) -> tuple[int, dict[str, Any]]:
         metadata_only = METADATA_ACCEPT in request.accept and not self.ignore_metadata_accept
         if not metadata_only and not _accepts_json(request.accept):
-            return 406, _status(406, "NotAcceptable",
-                                f"only the following media types are accepted: "
-                                f"application/json, {request.accept!r} is not")
+            return 406, _not_acceptable(request.accept)
         token = request.query.get("continue")
+        start, snapshot, listed_at = 0, "", 0
+        if token:
+            try:
+                position = json.loads(base64.urlsafe_b64decode(token))
+                start, snapshot = int(position["start"]), str(position["list"])
+                listed_at = int(snapshot.partition("-")[0])
+            except (ValueError, KeyError, TypeError):
+                return 400, _status(400, "BadRequest", "continue key is not valid")
         with self._lock:
-            if token and self.expire_continue.get(resource.plural, 0) > 0:
-                self.expire_continue[resource.plural] -= 1
+            knob = self.expire_continue.get(resource.plural, 0)
+            if token and (knob > 0 or listed_at < self._compacted or snapshot not in self._pages):
+                self.expire_continue[resource.plural] = max(0, knob - 1)
                 return 410, _status(410, "Expired", "The provided continue parameter is too "
                                     "old to display a consistent list result. You can start "
                                     "a new list without the continue parameter.")
-            rows = [o for o in self._objects.get(
-                        (resource.group, resource.version, resource.plural), [])
-                    if namespace is None or o["metadata"].get("namespace") == namespace]
-            revision = str(self._revision)
-        start = 0
-        if token:
-            try:
-                start = int(json.loads(base64.urlsafe_b64decode(token))["start"])
-            except (ValueError, KeyError, TypeError):
-                return 400, _status(400, "BadRequest", "continue key is not valid")
-        limit = int(request.query.get("limit") or 0) or len(rows) or 1
+            if token:  # the pages after the first come from the first one's snapshot
+                rows = self._pages.get(snapshot, [])
+            else:
+                rows = [o for o in self._objects.get(
+                            (resource.group, resource.version, resource.plural), [])
+                        if namespace is None or o["metadata"].get("namespace") == namespace]
+                snapshot = f"{self._revision}-{len(self._pages)}"
+            revision = snapshot.partition("-")[0]
+            limit = int(request.query.get("limit") or 0) or len(rows) or 1
+            if start + limit < len(rows):
+                self._pages[snapshot] = rows
         page = rows[start:start + limit]
         meta: dict[str, Any] = {"resourceVersion": revision}
         if start + limit < len(rows):
             meta["continue"] = base64.urlsafe_b64encode(
-                json.dumps({"rv": revision, "start": start + limit}).encode()).decode()
+                json.dumps({"list": snapshot, "start": start + limit}).encode()).decode()
             meta["remainingItemCount"] = len(rows) - start - limit
         if metadata_only:
             items = [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
@@ -340,6 +386,9 @@ class _Handler(BaseHTTPRequestHandler):
                           authorization=self.headers.get("Authorization"),
                           client_cert=bool(cert))
         status, body = standin.answer(request)
+        if isinstance(body, WatchStream):
+            body.serve(self)
+            return
         payload = json.dumps(body).encode()
         try:
             self.send_response(status)
@@ -385,21 +434,22 @@ def _accepts_json(accept: str) -> bool:
     return not accept or any(t in ("application/json", "application/*", "*/*") for t in types)
 
 
-def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
+def _not_acceptable(accept: str) -> dict[str, Any]:
+    return _status(406, "NotAcceptable", f"only the following media types are accepted: "
+                   f"application/json, {accept!r} is not")
 
 
-def _failure(code: int, resource: Resource, namespace: str | None) -> dict[str, Any]:
+def _failure(code: int, resource: Resource, namespace: str | None,
+             verb: str = "list") -> dict[str, Any]:
     if code == 403:
         scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         return _status(403, "Forbidden", (
             f'{resource.plural} is forbidden: User "system:serviceaccount:pathwarden:scanner" '
-            f'cannot list resource "{resource.plural}" in API group "{resource.group}" '
+            f'cannot {verb} resource "{resource.plural}" in API group "{resource.group}" '
             f"{scope}"))
     if code == 404:
         return _status(404, "NotFound", "the server could not find the requested resource")
-    return _status(code, "InternalError", f"stand-in told to fail listing {resource.plural}")
+    return _status(code, "InternalError", f"stand-in told to fail {verb}ing {resource.plural}")
 
 
 @pytest.fixture
