@@ -36,7 +36,7 @@ such a constraint would silently match nothing, so they are synced whatever `kin
 
 SECTION = "webhook.inventory"
 KEYS = {"name", "in_cluster", "kubeconfig", "context", "kinds", "namespaces",
-        "resync_seconds", "timeout_seconds"}
+        "resync_seconds", "timeout_seconds", "watch"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +56,13 @@ class InventorySettings:
     kinds: tuple[str, ...] = DEFAULT_INVENTORY_KINDS
     namespaces: tuple[str, ...] = ()
     """Empty: all namespaces."""
-    resync_seconds: float = 60.0
-    """How often the cluster is listed again; also the longest a new object can go unseen
-    by referential policies."""
+    watch: bool = True
+    """List once, then follow each kind's changes with a watch (within about a second),
+    as Gatekeeper's sync does; off: relist every `resync_seconds`."""
+    resync_seconds: float = 600.0
+    """How often the cluster is listed again from scratch: with `watch`, a safety net
+    against a missed event; without it, also the longest a new object can go unseen by
+    referential policies (default 60 then)."""
     timeout_seconds: float = 30.0
     """The time limit of each list request."""
 
@@ -96,6 +100,9 @@ def parse_inventory(raw: Any, base: Path, path: Path | None) -> InventorySetting
             raise ConfigError(f"config {path}: {SECTION}.kinds: {exc}") from None
     if ALWAYS_SYNCED not in kinds:
         kinds = (ALWAYS_SYNCED, *kinds)
+    watch = raw.get("watch", True)
+    if not isinstance(watch, bool):
+        raise ConfigError(f"config {path}: {SECTION}.watch must be true or false")
     return InventorySettings(
         name=name,
         in_cluster=in_cluster,
@@ -103,8 +110,9 @@ def parse_inventory(raw: Any, base: Path, path: Path | None) -> InventorySetting
         context=context,
         kinds=tuple(dict.fromkeys(kinds)),
         namespaces=tuple(strings(raw, "namespaces", path)),
-        resync_seconds=float(whole_number(raw, "resync_seconds", 60, SECTION, path,
-                                          minimum=1)),
+        resync_seconds=float(whole_number(raw, "resync_seconds", 600 if watch else 60,
+                                          SECTION, path, minimum=1)),
+        watch=watch,
         timeout_seconds=float(whole_number(raw, "timeout_seconds", 30, SECTION, path,
                                            minimum=1)),
     )

@@ -1,10 +1,10 @@
 """Referential policies at admission: the webhook syncs `data.inventory` from a cluster.
 
-The real webhook over HTTPS, the real `kubernetes` client in the real cluster source,
-against the loopback stand-in of the Kubernetes API (tests/standins/kube_api.py). The
-stand-in serves lists but no watch, which is also why the webhook relists rather than
-watches. Resyncs are triggered with `poke()` (what SIGHUP does) and awaited through
-`/readyz`, never by sleeping.
+The relisting sync (`watch: false`; watching is tested in test_webhook_inventory_watch.py):
+the real webhook over HTTPS, the real `kubernetes` client in the real cluster source,
+against the loopback stand-in of the Kubernetes API (tests/standins/kube_api.py).
+Resyncs are triggered with `poke()` (what SIGHUP does) and awaited through `/readyz`,
+never by sleeping.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def cluster(kube_api: KubeApiStandIn, kubeconfig: Any) -> Iterator[InventorySett
     """The stand-in as the synced cluster, with two namespaces."""
     kube_api.add(namespace("shop", tier="prod"), namespace("lab"))
     path = kubeconfig(kube_api.context("prod"))
-    yield InventorySettings(kubeconfig=path, context="prod", resync_seconds=3600)
+    yield InventorySettings(kubeconfig=path, context="prod", watch=False, resync_seconds=3600)
 
 
 # --- the built-in PodDisruptionBudget rule ---
@@ -166,7 +166,7 @@ def test_an_enforcement_override_makes_the_referential_rule_deny(certs, cluster)
 def test_an_unreachable_cluster_holds_referential_policies_back(certs, kubeconfig,
                                                                  unreachable):
     settings = InventorySettings(name="dr", kubeconfig=kubeconfig(unreachable("dr")),
-                                 context="dr", resync_seconds=3600)
+                                 context="dr", watch=False, resync_seconds=3600)
     with running_webhook(certs, inventory=settings) as webhook:
         status = synced(webhook)
         assert status["synced_at"] is None and status["objects"] == 0
@@ -224,7 +224,7 @@ def test_secrets_are_synced_as_metadata_only_even_from_a_misbehaving_server(
                   "data": {"password": "aHVudGVyMg=="}, "stringData": {"pin": "1234"}})
     settings = InventorySettings(kubeconfig=cluster.kubeconfig, context="prod",
                                  kinds=("Namespace", "Secret", "PodDisruptionBudget"),
-                                 resync_seconds=3600)
+                                 watch=False, resync_seconds=3600)
     with running_webhook(certs, inventory=settings) as webhook:
         assert synced(webhook)["objects"] == 3
         inventory = webhook.server.holder.inventory

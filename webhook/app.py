@@ -126,7 +126,8 @@ def create_app(state: WebhookState) -> FastAPI:
             "last_reload_error": state.holder.last_error,
             "referential_policies_held_back": list(loaded.held_back),
             **(state.config.as_json() if state.config is not None else {}),
-            "inventory": (sync.status.as_json(sync.settings.resync_seconds)
+            "inventory": (sync.status.as_json(sync.settings.resync_seconds,
+                                              sync.settings.watch)
                           if sync is not None else None)}), media_type=JSON)
 
     @app.get("/metrics")

@@ -1,11 +1,11 @@
 """Keeping `data.inventory` for referential policies at admission: list, relist, swap.
 
-Gatekeeper keeps its cache with watches. Here a background thread lists the configured
+Gatekeeper keeps its cache with watches. By default a background thread lists the configured
 kinds through the cluster source (engine/sources/cluster.py: the official client, paged,
 Secrets as metadata only) when the webhook starts, and again every `resync_seconds`. A
 full relist is simpler and self-healing (a missed event cannot leave a stale object
 behind), at the price of an eventual-consistency window of up to `resync_seconds`, and
-the cluster source serves no watch anyway (nor does the loopback stand-in the tests use).
+`watch: true` (inventory_watch.py) follows changes within about a second instead.
 
 What is trusted follows the cluster source: a list that failed, or that has a problem
 with any one kind (forbidden, not served), is not used. An inventory with a hole would
@@ -55,13 +55,15 @@ class InventoryStatus:
     last_error: str | None = None
     """Why the last list was not used; None after a success."""
     attempts: int = 0
-    """Lists tried so far, successful or not (lets a caller wait for the next one)."""
+    """Lists tried so far, successful or not (lets a caller wait for the next one); with
+    `watch`, inventories built from the watched kinds, used or not."""
 
-    def as_json(self, resync_seconds: float) -> dict[str, Any]:
+    def as_json(self, resync_seconds: float, watch: bool = False) -> dict[str, Any]:
         return {"cluster": self.cluster,
                 "synced_at": self.synced_at.isoformat() if self.synced_at else None,
                 "objects": self.objects, "last_error": self.last_error,
-                "attempts": self.attempts, "resync_seconds": resync_seconds}
+                "attempts": self.attempts, "resync_seconds": resync_seconds,
+                "mode": "watch" if watch else "relist"}
 
 
 def cluster_spec(settings: InventorySettings) -> ClusterSpec:

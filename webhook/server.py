@@ -25,6 +25,7 @@ from .config_reload import ConfigFile, ConfigReloader
 from .decision_log import DecisionLog, Record, Sink
 from .governance import GovernanceHolder, utc_now
 from .inventory import Collect, InventorySync
+from .inventory_watch import InventoryWatch
 from .metrics import WebhookMetrics
 from .policies import PolicyHolder, Watcher
 
@@ -66,8 +67,9 @@ class WebhookServer:
             ).start()
         self.inventory: InventorySync | None = None
         if settings.inventory is not None:
-            self.inventory = InventorySync(settings.inventory, self.holder.set_inventory,
-                                           self.metrics, collect=collect)
+            kind = InventoryWatch if settings.inventory.watch else InventorySync
+            self.inventory = kind(settings.inventory, self.holder.set_inventory,
+                                  self.metrics, collect=collect)
         self.state = WebhookState(settings, self.holder, self.metrics, decision_log,
                                   governance=governance, clock=clock,
                                   inventory=self.inventory)

@@ -22,7 +22,6 @@ anything else sees the objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +96,7 @@ def contexts_of(kubeconfig: Path) -> list[str]:
 def collect_cluster(spec: ClusterSpec) -> Collected:
     """List every configured kind of one cluster; never raises for a cluster's failure."""
     try:
-        api, label = _client(spec)
+        api, label = open_client(spec)
     except Exception as exc:  # a kubeconfig that cannot be used fails this source only
         where = f"kubeconfig {spec.kubeconfig}" if spec.kubeconfig else "configuration"
         if spec.in_cluster:
@@ -106,8 +105,8 @@ def collect_cluster(spec: ClusterSpec) -> Collected:
                          error=f"cluster {spec.label}: {where}: {_plain(exc)}")
     source = f"cluster:{label}"
     try:
-        objects, problems = _Lister(api, spec, source).all()
-    except _ClusterFailed as exc:
+        objects, problems = Lister(api, spec, source).all()
+    except ClusterFailed as exc:
         return Collected(source, error=f"cluster {label} ({api.configuration.host}): {exc}")
     finally:
         api.close()
@@ -115,9 +114,14 @@ def collect_cluster(spec: ClusterSpec) -> Collected:
                      inventory=objects, problems=problems)
 
 
-def _client(spec: ClusterSpec) -> tuple[ApiClient, str]:
+def open_client(spec: ClusterSpec, *, connections: int | None = None
+                ) -> tuple[ApiClient, str]:
+    """A client of its own for this cluster, and the cluster's label. `connections`: the
+    pool size, for callers that hold several requests open at once (watches)."""
     configuration = Configuration()
     configuration.retries = _RETRIES
+    if connections:
+        configuration.connection_pool_maxsize = connections
     if spec.in_cluster:
         kube_config.load_incluster_config(client_configuration=configuration)
         api, label = ApiClient(configuration), spec.name or "in-cluster"
@@ -137,11 +141,11 @@ def _current_context(path: str | None) -> str:
     return str(current["name"])
 
 
-class _ClusterFailed(Exception):
+class ClusterFailed(Exception):
     """Nothing from this cluster can be trusted; the message names the reason."""
 
 
-class _KindFailed(Exception):
+class KindFailed(Exception):
     def __init__(self, code: int, reason: str):
         super().__init__(reason)
         self.code = code
@@ -151,7 +155,7 @@ class _Expired(Exception):
     """A continue token outlived the server's compaction window (410)."""
 
 
-class _Lister:
+class Lister:
     def __init__(self, api: ApiClient, spec: ClusterSpec, source: str):
         self.api, self.spec, self.source = api, spec, source
 
@@ -169,7 +173,7 @@ class _Lister:
                 lists += 1
                 try:
                     found = self.scope(info, namespace)
-                except _KindFailed as exc:
+                except KindFailed as exc:
                     where = f" in namespace {namespace}" if namespace else ""
                     problems.append(Problem("list", f"{info}{where}: {exc}",
                                             Location(self.source)))
@@ -180,36 +184,43 @@ class _Lister:
                     found = [o for o in found if o["metadata"].get("name") in namespaces]
                 objects += found
         if lists and len(forbidden) == lists:
-            raise _ClusterFailed(f"forbidden to list any kind: {forbidden[0]}")
+            raise ClusterFailed(f"forbidden to list any kind: {forbidden[0]}")
         return objects, problems
 
     def scope(self, info: KindInfo, namespace: str | None) -> list[dict[str, Any]]:
-        """One list, all pages; an expired continue token restarts it once from scratch."""
-        try:
-            return list(self.pages(info, namespace))
-        except _Expired:
-            pass
-        try:
-            return list(self.pages(info, namespace))
-        except _Expired:
-            raise _KindFailed(410, "the list expired while paging, twice (410 Gone): the "
-                              "continue token outlived the API server's compaction "
-                              "window; a larger page_size needs fewer pages") from None
+        return self.versioned(info, namespace)[0]
 
-    def pages(self, info: KindInfo, namespace: str | None) -> Iterator[dict[str, Any]]:
+    def versioned(self, info: KindInfo, namespace: str | None
+                  ) -> tuple[list[dict[str, Any]], str]:
+        """One list, all pages, and the resourceVersion it was read at (where a watch
+        starts); an expired continue token restarts it once from scratch."""
+        for _ in range(2):
+            try:
+                return self._read(info, namespace)
+            except _Expired:
+                continue
+        raise KindFailed(410, "the list expired while paging, twice (410 Gone): the "
+                         "continue token outlived the API server's compaction window; a "
+                         "larger page_size needs fewer pages")
+
+    def _read(self, info: KindInfo, namespace: str | None
+              ) -> tuple[list[dict[str, Any]], str]:
         path = info.list_path(namespace)
         token: str | None = None
+        items: list[dict[str, Any]] = []
+        version = ""
         while True:
             query: list[tuple[str, Any]] = [("limit", self.spec.page_size)]
             if token:
                 query.append(("continue", token))
             page = self.get(info, path, query)
-            for item in page.get("items") or []:
-                if isinstance(item, dict):
-                    yield _clean(item, info)
-            token = (page.get("metadata") or {}).get("continue")
+            meta = page.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion") or "")
+            items += [clean(item, info) for item in page.get("items") or []
+                      if isinstance(item, dict)]
+            token = meta.get("continue")
             if not token:
-                return
+                return items, version
 
     def get(self, info: KindInfo, path: str, query: list[tuple[str, Any]]) -> dict[str, Any]:
         accept = METADATA_ONLY if info.kind == "Secret" else "application/json"
@@ -220,15 +231,15 @@ class _Lister:
             response = self.api.call_api(*request, _request_timeout=self.spec.timeout_seconds)
             raw = response.read()
         except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
-            raise _ClusterFailed(_transport_reason(exc, self.spec.timeout_seconds)) from None
+            raise ClusterFailed(transport_reason(exc, self.spec.timeout_seconds)) from None
         status = int(response.status)
         if status == 401:
-            raise _ClusterFailed(f"unauthorized (401): the credentials were refused: "
-                                 f"{_status_message(raw)}")
+            raise ClusterFailed(f"unauthorized (401): the credentials were refused: "
+                                 f"{status_message(raw)}")
         if status == 410 and any(key == "continue" for key, _ in query):
             raise _Expired
         if not 200 <= status < 300:
-            raise _KindFailed(status, f"{_describe(status)} ({status}): {_status_message(raw)}")
+            raise KindFailed(status, f"{describe(status)} ({status}): {status_message(raw)}")
         return _parse(raw, info)
 
 
@@ -236,16 +247,16 @@ def _parse(raw: bytes, info: KindInfo) -> dict[str, Any]:
     try:
         page = json.loads(raw)
     except ValueError:
-        raise _KindFailed(200, "the answer is not JSON") from None
+        raise KindFailed(200, "the answer is not JSON") from None
     if not isinstance(page, dict):
-        raise _KindFailed(200, "the answer is not a list object")
+        raise KindFailed(200, "the answer is not a list object")
     if info.kind == "Secret":  # before anything else sees the page
-        page["items"] = [_secret_metadata(item) for item in page.get("items") or []
+        page["items"] = [secret_metadata(item) for item in page.get("items") or []
                          if isinstance(item, dict)]
     return page
 
 
-def _secret_metadata(item: dict[str, Any]) -> dict[str, Any]:
+def secret_metadata(item: dict[str, Any]) -> dict[str, Any]:
     meta = dict(item.get("metadata") or {})
     annotations = meta.get("annotations")
     if isinstance(annotations, dict) and LAST_APPLIED in annotations:
@@ -253,14 +264,14 @@ def _secret_metadata(item: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": meta}
 
 
-def _clean(item: dict[str, Any], info: KindInfo) -> dict[str, Any]:
+def clean(item: dict[str, Any], info: KindInfo) -> dict[str, Any]:
     """The object as a manifest would have it: kind and apiVersion set, no managedFields."""
     meta = {k: v for k, v in (item.get("metadata") or {}).items() if k != "managedFields"}
     rest = {k: v for k, v in item.items() if k not in ("apiVersion", "kind", "metadata")}
     return {"apiVersion": info.api_version, "kind": info.kind, "metadata": meta, **rest}
 
 
-def _transport_reason(exc: Exception, timeout: float) -> str:
+def transport_reason(exc: Exception, timeout: float) -> str:
     cause: Any = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
     if isinstance(cause, urllib3.exceptions.NameResolutionError):
         return f"cannot resolve the server's host name: {_os_cause(cause)}"
@@ -287,7 +298,7 @@ def _os_cause(exc: BaseException) -> str:
     return truncate(str(exc))
 
 
-def _status_message(raw: bytes) -> str:
+def status_message(raw: bytes) -> str:
     try:
         status = json.loads(raw)
     except ValueError:
@@ -297,7 +308,7 @@ def _status_message(raw: bytes) -> str:
     return "no message"
 
 
-def _describe(status: int) -> str:
+def describe(status: int) -> str:
     return {403: "forbidden", 404: "not served by this cluster", 406: "not acceptable",
             410: "gone", 429: "too many requests"}.get(
                 status, "server error" if status >= 500 else "refused")
