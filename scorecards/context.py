@@ -3,6 +3,9 @@ loaded policies and scorecards. Built once by `pathwarden serve` / `report` / `d
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -48,3 +51,37 @@ class AppContext:
     @property
     def cards(self) -> list[Scorecard]:
         return self.scorecards.scorecards
+
+
+REFRESH_SECONDS = 30.0
+"""How often `serve` re-reads waivers and campaigns, as the webhook does: a waiver
+approved on another replica (or by `pathwarden` on the command line) shows everywhere
+within this time."""
+
+log = logging.getLogger("pathwarden.scorecards")
+
+
+class GovernanceRefresher:
+    """Calls `refresh` every `seconds` on a daemon thread until `stop()`. A refresh that
+    fails is logged and the last good view keeps serving."""
+
+    def __init__(self, refresh: Callable[[], object],
+                 seconds: float = REFRESH_SECONDS) -> None:
+        self._refresh, self._seconds = refresh, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="governance-refresh",
+                                        daemon=True)
+
+    def start(self) -> GovernanceRefresher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._seconds):
+            try:
+                self._refresh()
+            except Exception:  # the store may be briefly unreachable: try again later
+                log.exception("re-reading waivers and campaigns failed; keeping the last")

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(logging.INFO, timestamps=True)
     import uvicorn
 
-    from ...scorecards.context import AppContext
+    from ...scorecards.context import AppContext, GovernanceRefresher
     from ...scorecards.notify import notify_quietly, schedule_notifications
     from ...scorecards.server import create_app
     from ..scanner.schedule import Scanner
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     def refresh_governance() -> None:
         """Waiver and campaign files changed by a deploy, waivers approved on another
-        replica: picked up after each scan and every hour."""
+        replica: picked up after each scan and every 30 seconds."""
         for ctx in contexts:
             ctx.refresh_governance()
 
@@ -49,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
         refresh_governance()
 
     def hourly() -> None:
-        refresh_governance()
         notify_quietly(settings, store, policy_set.policies)
 
     try:
@@ -67,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
           f"{scanner.next_run() or 'not scheduled'}", file=sys.stderr)
     if not settings.api.tokens:
         print("note: no API token configured; write endpoints answer 403", file=sys.stderr)
+    refresher = GovernanceRefresher(refresh_governance).start()
     try:
         ctx = AppContext.load(store, settings, policy_set, scanner)
         contexts.append(ctx)
         uvicorn.run(create_app(ctx), host=host, port=port,
                     log_level="warning", access_log=False)
     finally:
+        refresher.stop()
         if notifier is not None:
             notifier.shutdown(wait=False)
         scanner.shutdown()
