@@ -22,6 +22,8 @@ from pathwarden.webhook.governance import GovernanceHolder, governance_loader, u
 
 from .webhook_support import Running, free_port, make_certs, pod, review, running_webhook, wait_for
 
+pytest_plugins = ("tests.standins.kube_api",)  # kube_api, kubeconfig
+
 LABEL_POLICY = '''
 # METADATA
 # title: Team label
@@ -165,3 +167,44 @@ def test_a_new_port_needs_a_restart_and_the_rest_applies(certs, tmp_path, caplog
         # Still served on the old port (this client), with the new exemption applied.
         assert webhook.admit(review(UNLABELLED))["allowed"] is True
         assert webhook.server.holder.current.settings.port == webhook.server.settings.port
+
+
+def test_the_inventory_sync_is_started_changed_and_stopped_by_the_file(
+        certs, tmp_path, kube_api, kubeconfig, unreachable):
+    kube_api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+                 {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                  "metadata": {"name": "web", "namespace": "shop"}, "spec": {}})
+    path = kubeconfig(kube_api.context("prod"), unreachable("dr"))
+    config = Config(tmp_path, certs)
+    with serve(config) as webhook:
+        assert ready(webhook)["inventory"] is None
+
+        config.write(inventory={"kubeconfig": str(path), "context": "prod",
+                                "kinds": ["Namespace"]})
+        wait_for(lambda: (ready(webhook)["inventory"] or {}).get("objects") == 1,
+                 "the new sync's first inventory")
+        assert ready(webhook)["config_restart_required"] == []
+        assert ready(webhook)["inventory"]["mode"] == "watch"
+
+        # More kinds, same cluster: a new sync, and the budget is in its inventory.
+        config.write(inventory={"kubeconfig": str(path), "context": "prod",
+                                "kinds": ["Namespace", "PodDisruptionBudget"],
+                                "watch": False})
+        wait_for(lambda: (ready(webhook)["inventory"] or {}).get("objects") == 2,
+                 "the budget in the new inventory")
+        assert ready(webhook)["inventory"]["mode"] == "relist"
+        assert webhook.server.holder.inventory["namespace"]["shop"]["policy/v1"][
+            "PodDisruptionBudget"]["web"]["metadata"]["name"] == "web"
+
+        # Another cluster, unreachable: the old cluster's objects are not served.
+        config.write(inventory={"kubeconfig": str(path), "context": "dr", "name": "dr"})
+        wait_for(lambda: (ready(webhook)["inventory"] or {}).get("last_error"),
+                 "the other cluster's failure")
+        status = ready(webhook)["inventory"]
+        assert status["cluster"] == "dr" and status["synced_at"] is None
+        assert "cannot connect" in status["last_error"]
+        assert webhook.server.holder.inventory is None
+
+        config.write(inventory=None)
+        wait_for(lambda: ready(webhook)["inventory"] is None, "the sync to stop")
+        assert webhook.server.holder.inventory is None

@@ -5,8 +5,8 @@ overrides or match and expect them to apply without a rollout, as with Gatekeepe
 Kyverno. The file is polled like the policy directories (and re-read on SIGHUP). A file
 that does not load is logged and counted, shown in /readyz, and the old settings keep
 serving. Settings the running process cannot change (the listening address, the
-certificate paths, the decision log, the inventory sync, the poll interval) are logged as
-needing a restart and kept; the rest is applied.
+certificate paths, the decision log, the poll interval) are logged as needing a restart
+and kept; the rest is applied, the inventory sync included (a new one replaces the old).
 
 The `webhook:` settings are swapped in together with the serving policies (one assignment
 in the PolicyHolder), so a request sees the old configuration or the new one, never a mix.
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pathwarden.webhook")
 
 RESTART_ONLY = ("host", "port", "cert_file", "key_file", "decision_log",
-                "decision_queue_size", "inventory", "reload_interval_seconds")
+                "decision_queue_size", "reload_interval_seconds")
 """`webhook:` fields bound at start (socket, TLS files, threads); a change is logged."""
 
 
@@ -108,6 +108,8 @@ class ConfigReloader:
         # One assignment: exemptions, deadline, failure mode, match and enforcement.
         server.holder.set_settings(new.webhook)
         server.state.settings = new.webhook
+        if new.webhook.inventory != serving.inventory:
+            server.replace_inventory(new.webhook.inventory)
         governance = server.state.governance
         if governance is not None and self.config.governance_loader is not None and (
                 new.governance != old.governance or new.scan.catalog != old.scan.catalog

@@ -14,10 +14,12 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from ..engine.errors import ConfigError
+from ..engine.inventory_config import InventorySettings
 from ..engine.policyset import PolicySet
 from ..engine.settings import WebhookSettings
 from .app import WebhookState, create_app
@@ -65,11 +67,9 @@ class WebhookServer:
                 on_drop=lambda reason, n: self.metrics.log_dropped.labels(reason).inc(n),
                 on_written=self.metrics.log_written.inc,
             ).start()
-        self.inventory: InventorySync | None = None
-        if settings.inventory is not None:
-            kind = InventoryWatch if settings.inventory.watch else InventorySync
-            self.inventory = kind(settings.inventory, self.holder.set_inventory,
-                                  self.metrics, collect=collect)
+        self._collect = collect
+        self._running = False
+        self.inventory = self._inventory_sync(settings.inventory)
         self.state = WebhookState(settings, self.holder, self.metrics, decision_log,
                                   governance=governance, clock=clock,
                                   inventory=self.inventory)
@@ -126,6 +126,7 @@ class WebhookServer:
         self.cert_watcher.start()
         if self.config_watcher is not None:
             self.config_watcher.start()
+        self._running = True
         if self.inventory is not None:
             self.inventory.start()  # serving starts now; referential policies follow
         governance = self.state.governance
@@ -151,6 +152,36 @@ class WebhookServer:
             self.state.executor.shutdown(wait=False, cancel_futures=True)
             if self.state.decision_log is not None:
                 self.state.decision_log.close()
+
+    def _inventory_sync(self, settings: InventorySettings | None
+                        ) -> InventorySync | None:
+        if settings is None:
+            return None
+        sync: InventorySync | None = None
+
+        def apply(inventory: dict[str, Any]) -> object:
+            # A sync replaced by a configuration reload may still finish a list: what it
+            # found must not overwrite the new sync's inventory.
+            return self.holder.set_inventory(inventory) if self.inventory is sync else False
+
+        kind = InventoryWatch if settings.watch else InventorySync
+        sync = kind(settings, apply, self.metrics, collect=self._collect)
+        return sync
+
+    def replace_inventory(self, settings: InventorySettings | None) -> None:
+        """`webhook.inventory` changed in a reloaded configuration: the old sync stops and
+        a new one starts. For another cluster, referential policies are held back until
+        its first inventory (the old cluster's objects would judge wrongly); for other
+        changes (kinds, namespaces, periods, watch) the last inventory serves meanwhile."""
+        old = self.inventory
+        if old is not None:
+            old.stop()
+        self.inventory = self._inventory_sync(settings)
+        self.state.inventory = self.inventory
+        if settings is None or old is None or _cluster(old.settings) != _cluster(settings):
+            self.holder.set_inventory(None)
+        if self.inventory is not None and self._running:
+            self.inventory.start()
 
     def _poke(self) -> None:
         """SIGHUP: reload the configuration, policies and governance, and relist the
@@ -191,3 +222,7 @@ def store_sink_factory(url: str) -> Callable[[], Sink]:
         return write
 
     return factory
+
+
+def _cluster(settings: InventorySettings) -> tuple[object, ...]:
+    return (settings.in_cluster, settings.kubeconfig, settings.context, settings.name)
