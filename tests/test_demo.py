@@ -13,14 +13,20 @@ from pathlib import Path
 
 from pathwarden.engine.store import Store
 
+from .standins.notify_receiver import NotifyReceiver
 from .webhook_support import free_port, wait_for
 
 
 def test_the_demo_scans_scores_with_history_and_writes_the_report(tmp_path):
     work = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "pathwarden.engine.cli.main", "demo",
-                           "--no-serve", "--workdir", str(work)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    receiver = NotifyReceiver().start()  # a loopback stand-in for a Slack/JSON receiver
+    try:
+        done = subprocess.run([sys.executable, "-m", "pathwarden.engine.cli.main", "demo",
+                               "--no-serve", "--workdir", str(work)],
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                              env={**os.environ, "PATHWARDEN_NOTIFY_URL": receiver.url})
+    finally:
+        receiver.stop()
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "created 12 git repositories" in out
@@ -28,6 +34,11 @@ def test_the_demo_scans_scores_with_history_and_writes_the_report(tmp_path):
     assert "Secure workloads" in out and "12 services" in out
     assert "Probes everywhere" in out and "warn, 25 days to the deadline" in out
     assert "waivers: 3 active (1 expiring within 14 days, 1 unused), 1 expired" in out
+    # the running campaign's phase change, one message per team with failing services
+    assert f"campaign notifications to {receiver.url}" in out
+    assert "sent: Probes everywhere: now warn — team-payments: 2 services failing" in out
+    sent = receiver.bodies()
+    assert len(sent) == 3 and {b["campaign"]["id"] for b in sent} == {"probes-everywhere"}
     with Store.open(f"sqlite:///{work / 'pathwarden.db'}") as store:
         days = {r.day for r in store.scorecard_results(since=date.min)}
         assert len(days) == 4

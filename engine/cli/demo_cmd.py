@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         context = app_context(store, settings, policy_set)
         print_adoption(context)
         print_governance(context)
+        print_notifications(context)
         report = write_report(context, work / "report")
         if report:
             print(f"\nreport: {report}")
@@ -232,6 +233,27 @@ def print_governance(context: Any) -> None:
     if governance.waivers:
         print(f"waivers: {len(active)} active ({len(expiring)} expiring within {soon} days, "
               f"{len(unused)} unused), {len(expired)} expired")
+
+
+def print_notifications(context: Any) -> None:
+    """The campaign notifications due now, through the product's own outbox: recorded in
+    the store, and sent when `PATHWARDEN_NOTIFY_URL` (or governance.notifications.url)
+    names a receiver, as `pathwarden serve` does after a scan."""
+    from ...scorecards.notify import notify_now
+    from .notify_cmd import SHOWN
+
+    report = notify_now(context.settings, context.store, context.policies.values())
+    if not report.outcomes:
+        return
+    if context.settings.governance.notifications.url:
+        print(f"\ncampaign notifications to {report.destination}:")
+        for outcome in report.outcomes:
+            print(f"  {SHOWN.get(outcome.status, outcome.status)}: {outcome.summary}")
+        return
+    print("\ncampaign notifications due (recorded in the store; "
+          "PATHWARDEN_NOTIFY_URL=<a Slack incoming webhook or JSON receiver> sends them):")
+    for outcome in report.outcomes:
+        print(f"  {outcome.summary}")
 
 
 def write_report(context: Any, out: Path) -> Path | None:
