@@ -307,7 +307,7 @@ def test_an_annotation_waives_nothing_unless_configuration_allows_it_for_that_po
     allowed = Governance(GovernanceSettings(waivers=WaiverRules(
         annotation_policies=("golden-probes",))))
     own = allowed.waiver_for(policy(), REF, now, annotations=ANNOTATIONS)
-    assert own is not None and own.id == "annotation:Deployment/shop/web"
+    assert own is not None and own.id == "annotation:Deployment:shop:web"
     assert own.source == "annotation"
     # another policy is not opened to self-service, even if the annotation names it
     other = policy("pss-baseline-privileged", tags=("pss:baseline",))

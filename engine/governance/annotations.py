@@ -42,7 +42,9 @@ def annotation_waiver(annotations: Mapping[str, Any], ref: TargetRef,
     if spec["expires"] is None:
         del spec["expires"]
     try:
-        return waiver_from_spec(f"annotation:{name}", spec, zone=settings.zone,
+        # Colons, not slashes: the id goes into URLs (/waivers/{id}); no Kubernetes kind,
+        # namespace or name contains one.
+        return waiver_from_spec(f"annotation:{name.replace('/', ':')}", spec, zone=settings.zone,
                                 max_days=settings.waivers.max_days,
                                 today=now.astimezone(settings.zone).date(),
                                 source="annotation", location=name, state="approved")

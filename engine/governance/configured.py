@@ -8,16 +8,18 @@ other waivers and campaigns still apply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, StoreError
-from ..model import Location
+from ..model import Location, Target
+from .annotations import annotation_waiver
 from .book import Governance
+from .config import GovernanceSettings
 from .loading import read_governance_files
-from .waivers import COVERS, Waiver
+from .waivers import COVERS, Waiver, object_name
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -69,6 +71,37 @@ def api_waivers(store: Store, file_waivers: Iterable[Waiver], *,
                             Location(store.url))]
     return [w for w in (waiver_of_row(r) for r in rows)
             if w.source == "api" and w.id not in file_ids], []
+
+
+def sync_annotation_waivers(store: Store, targets: Iterable[Target],
+                            annotations: Mapping[str, Mapping[str, Any]] | None,
+                            rules: GovernanceSettings, now: datetime) -> list[Problem]:
+    """Record the self-service waivers the scanned workloads carry (valid ones, used or
+    not), so the waiver pages and the audit trail show them like file waivers; a workload
+    scanned without its annotation any more has its waiver `removed`."""
+    if annotations is None:
+        return []
+    # A controller's Pods carry its template's annotations; the controller is recorded,
+    # not every Pod it makes (they come and go with each rollout).
+    targets = [t for t in targets if t.ref.id in annotations and not _controlled(t)]
+    found = [w for w in (annotation_waiver(annotations[t.ref.id], t.ref, rules, now)
+                         for t in targets) if w is not None]
+    rows = [{**file_row(w), "requested_at": now} for w in found]
+    try:
+        store.sync_annotation_waivers(rows, {object_name(t.ref) for t in targets}, now)
+    except StoreError as exc:
+        log.error("annotation waivers not recorded: %s", exc)
+        return [Problem("governance", f"annotation waivers not recorded: {exc}",
+                        Location(store.url))]
+    return []
+
+
+def _controlled(target: Target) -> bool:
+    obj = (target.document.get("review") or {}).get("object") or {}
+    owners = (obj.get("metadata") or {}).get("ownerReferences") if isinstance(obj, dict) \
+        else None
+    return isinstance(owners, list) and any(
+        isinstance(o, dict) and o.get("controller") for o in owners)
 
 
 def file_row(waiver: Waiver) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ..errors import truncate
 from ..evaluate import evaluate_target
 from ..governance import load_governance
 from ..governance.annotations import annotations_by_target
+from ..governance.configured import sync_annotation_waivers
 from ..k8s import build_inventory
 from ..model import Finding, Target
 from ..policyset import PolicySet
@@ -176,13 +177,17 @@ def _govern(settings: Settings, store: Store, policy_set: PolicySet, findings: l
             now: datetime, errors: list[dict[str, Any]]) -> list[Finding]:
     """Waivers and campaigns: the enforcement in force today, and `waived` findings.
 
-    File waivers are recorded in the store's audit trail here; a broken waiver or
-    campaign file is a scan error (the scan is partial) and the rest still apply."""
+    File waivers, and the waivers workloads carry in their annotations, are recorded in
+    the store's audit trail here; a broken waiver or campaign file is a scan error (the
+    scan is partial) and the rest still apply."""
     governance, problems = load_governance(settings, now, store=store, sync=True)
+    targets = [t for t, _ in scanned]
+    annotations = annotations_by_target(targets, settings.governance)
+    problems += sync_annotation_waivers(store, targets, annotations, settings.governance, now)
     errors.extend(problem_row("governance", p) for p in problems)
     return governance.govern(
         findings, policy_set.get, now, services={row["ref"]: row for row in services},
-        annotations=annotations_by_target((t for t, _ in scanned), settings.governance))
+        annotations=annotations)
 
 
 def _add_delivery(store: Store, targets: list[Target], now: datetime) -> None:

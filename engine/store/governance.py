@@ -87,6 +87,11 @@ class GovernanceStore:
                 waivers_table.c.waiver_id == waiver_id)).mappings().first()
             if row is None:
                 raise KeyError(waiver_id)
+            if row["source"] == "annotation":
+                raise WaiverStateError(
+                    f"waiver {waiver_id} comes from the annotations of {row['location']}; "
+                    "change them on the object (governance.waivers.annotation_policies "
+                    "says which policies it may waive)")
             if row["source"] != "api":
                 raise WaiverStateError(
                     f"waiver {waiver_id} comes from {row['location'] or 'a file'}; change it "
@@ -120,31 +125,16 @@ class GovernanceStore:
         `changed` (with before and after), ones no longer in any file `removed`.
         """
         with self._errors("cannot write waivers"), self._begin() as conn:
-            known = {r["waiver_id"]: r for r in conn.execute(select(waivers_table).where(
-                waivers_table.c.source == "file")).mappings()}
-            taken = {r[0] for r in conn.execute(select(waivers_table.c.waiver_id).where(
-                waivers_table.c.source != "file"))}
-            for w in waivers:
-                if w["waiver_id"] in taken:
-                    continue  # an API waiver of the same id keeps its own history
-                actor = f"file:{w['location']}"
-                old = known.pop(w["waiver_id"], None)
-                values = {**w, "source": "file", "state": "approved", "updated_at": now}
-                if old is None:
-                    conn.execute(insert(waivers_table), [{**values, "decided_at": now}])
-                    _event(conn, w["waiver_id"], now, actor, "created", {"spec": w["spec"]})
-                elif old["spec"] != w["spec"] or old["state"] != "approved":
-                    conn.execute(update(waivers_table).where(
-                        waivers_table.c.waiver_id == w["waiver_id"]).values(**values))
-                    _event(conn, w["waiver_id"], now, actor, "changed",
-                           {"before": old["spec"], "after": w["spec"]})
-            for waiver_id, old in known.items():
-                if old["state"] == "removed":
-                    continue
-                conn.execute(update(waivers_table).where(
-                    waivers_table.c.waiver_id == waiver_id).values(state="removed",
-                                                                   updated_at=now))
-                _event(conn, waiver_id, now, f"file:{old['location']}", "removed", {})
+            _sync_source(conn, "file", waivers, now, lambda old: True)
+
+    def sync_annotation_waivers(self, waivers: Sequence[dict[str, Any]],
+                                scanned: set[str], now: datetime) -> None:
+        """The same for waivers read from workloads' own annotations (location: the
+        object, `Kind/namespace/name`). Only objects this scan read can lose theirs: a
+        scan of repositories, or of another shard, leaves the others as they were."""
+        with self._errors("cannot write waivers"), self._begin() as conn:
+            _sync_source(conn, "annotation", waivers, now,
+                         lambda old: old["location"] in scanned)
 
     def waiver_events(self, *, waiver_id: str | None = None,
                       limit: int = 500) -> list[WaiverEvent]:
@@ -219,6 +209,36 @@ class GovernanceStore:
             query = query.where(col(NotificationRow.campaign) == campaign)
         with self._errors("cannot read notifications"), self._session() as session:
             return list(session.exec(query.order_by(col(NotificationRow.id))).all())
+
+
+def _sync_source(conn: Connection, source: str, waivers: Sequence[dict[str, Any]],
+                 now: datetime, removable: Callable[[Any], bool]) -> None:
+    """Rows of one source in step with what was just read; every change audited with the
+    waiver's location as the actor (`file:<path>:<line>`, `annotation:<object>`)."""
+    known = {r["waiver_id"]: r for r in conn.execute(select(waivers_table).where(
+        waivers_table.c.source == source)).mappings()}
+    taken = {r[0] for r in conn.execute(select(waivers_table.c.waiver_id).where(
+        waivers_table.c.source != source))}
+    for w in waivers:
+        if w["waiver_id"] in taken:
+            continue  # a waiver of the same id from elsewhere keeps its own history
+        actor = f"{source}:{w['location']}"
+        old = known.pop(w["waiver_id"], None)
+        values = {**w, "source": source, "state": "approved", "updated_at": now}
+        if old is None:
+            conn.execute(insert(waivers_table), [{**values, "decided_at": now}])
+            _event(conn, w["waiver_id"], now, actor, "created", {"spec": w["spec"]})
+        elif old["spec"] != w["spec"] or old["state"] != "approved":
+            conn.execute(update(waivers_table).where(
+                waivers_table.c.waiver_id == w["waiver_id"]).values(**values))
+            _event(conn, w["waiver_id"], now, actor, "changed",
+                   {"before": old["spec"], "after": w["spec"]})
+    for waiver_id, old in known.items():
+        if old["state"] == "removed" or not removable(old):
+            continue
+        conn.execute(update(waivers_table).where(
+            waivers_table.c.waiver_id == waiver_id).values(state="removed", updated_at=now))
+        _event(conn, waiver_id, now, f"{source}:{old['location']}", "removed", {})
 
 
 def _event(conn: Connection, waiver_id: str, now: datetime, actor: str, action: str,

@@ -265,10 +265,11 @@ def policy_days(store: Store, policies: Sequence[str], since: date
 
 
 def current_waivers(store: Store, governance: Governance) -> list[Waiver]:
-    """The waivers in force in this process, with API waivers as the store has them now:
-    another replica may have approved or revoked one since this one last loaded them."""
+    """The waivers in force in this process, with API waivers as the store has them now
+    (another replica may have approved or revoked one since this one last loaded them),
+    and the waivers workloads carry in their annotations, as the last scan recorded them."""
     api = {row.waiver_id: waiver_of_row(row) for row in store.waiver_rows()
-           if row.source == "api"}
+           if row.source == "api" or (row.source == "annotation" and row.state != "removed")}
     files = [w for w in governance.waivers if w.source != "api"]
     taken = {w.id for w in files}
     return [*files, *(w for i, w in api.items() if i not in taken)]

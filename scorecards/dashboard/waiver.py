@@ -91,7 +91,8 @@ class Found:
     waiver: Waiver
     row: WaiverRow | None
     removed: bool
-    """A file waiver that no file holds any more: kept for its audit trail."""
+    """A file waiver that no file holds any more, or an annotation taken off its object:
+    kept for its audit trail."""
 
 
 def find_waiver(ctx: AppContext, waiver_id: str) -> Found | None:
@@ -103,7 +104,8 @@ def find_waiver(ctx: AppContext, waiver_id: str) -> Found | None:
         return Found(applied, row, False)
     if row is None:
         return None
-    return Found(waiver_of_row(row), row, row.source != "api")
+    removed = row.state == "removed" if row.source == "annotation" else row.source != "api"
+    return Found(waiver_of_row(row), row, removed)
 
 
 def show(value: Any) -> str:
