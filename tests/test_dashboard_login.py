@@ -15,14 +15,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pathwarden.engine.api_settings import ApiSettings, TokenIdentity
@@ -34,9 +32,8 @@ from pathwarden.scorecards.dashboard import dashboard_router
 from pathwarden.scorecards.dashboard.session import COOKIE, MAX_AGE, Sessions
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from .browser_support import SHOTS, served_in_browser
+from .browser_support import SHOTS, local_page, served_in_browser, serving
 from .governance_support import NOW, governed_context
-from .webhook_support import free_port
 
 READER = "pwt_reader-7Qf2kV9xLm3N"
 WRITER = "pwt_writer-only-8Hd4Rt6Z"
@@ -78,19 +75,8 @@ def served(ctx: AppContext) -> Iterator[tuple[str, Browser]]:
 def browsing(browser: Browser) -> Iterator[tuple[BrowserContext, Page]]:
     """A fresh browser profile (no cookies); afterwards every request must have stayed on
     127.0.0.1 and the console must hold no error but the 401/403 answers asked for."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    requests: list[str] = []
-    problems: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
-        yield context, page
-    finally:
-        context.close()
-    assert requests and [u for u in requests if urlparse(u).hostname != "127.0.0.1"] == []
-    assert [p for p in problems if not re.search(r"status of 40[13]", p)] == []
+    with local_page(browser, allowed_errors=r"status of 40[13]") as opened:
+        yield opened
 
 
 def log_in(page: Page, token: str) -> int:
@@ -201,28 +187,10 @@ def test_logging_out_ends_the_session(served: tuple[str, Browser]):
         page.wait_for_url(re.compile(r"/login\?next=%2F$"))
 
 
-@contextlib.contextmanager
-def also_serving(app: FastAPI) -> Iterator[str]:
-    """A second server for the module's browser (Playwright's sync API runs once per
-    thread, so a second `served_in_browser` cannot start while the first runs)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30  # bounds a broken start; not a speed claim
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 def test_with_read_open_the_pages_stay_open(ctx: AppContext, served: tuple[str, Browser]):
-    with also_serving(app_for(ctx, api_settings(read="open"))) as base, \
+    # A second server for the module's browser (Playwright's sync API runs once per
+    # thread, so a second `served_in_browser` cannot start while the first runs).
+    with serving(app_for(ctx, api_settings(read="open"))) as base, \
             browsing(served[1]) as (context, page):
         page.goto(base + "/waivers/w-cart-probes")
         expect(page.locator("h1")).to_contain_text("w-cart-probes")

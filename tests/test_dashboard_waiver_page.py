@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from fastapi import FastAPI
@@ -27,7 +26,7 @@ from pathwarden.scorecards.dashboard import dashboard_router
 from pathwarden.scorecards.dashboard import waiver as waiver_pages
 from playwright.sync_api import Browser, Page, expect
 
-from .browser_support import SHOTS, served_in_browser
+from .browser_support import SHOTS, local_page, served_in_browser
 from .governance_support import NOW, governed_context, seed
 
 
@@ -41,20 +40,8 @@ def app_for(ctx: AppContext) -> FastAPI:
 def tab(browser: Browser) -> Iterator[Page]:
     """A fresh page; afterwards every request must have stayed on 127.0.0.1 and the
     console must hold no error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    requests: list[str] = []
-    problems: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
+    with local_page(browser) as (_, page):
         yield page
-    finally:
-        context.close()
-    assert requests, "the test loaded no page"
-    assert [u for u in requests if urlparse(u).hostname != "127.0.0.1"] == []
-    assert problems == []
 
 
 def shot(page: Page, name: str) -> None:
