@@ -22,11 +22,20 @@ import threading
 import time
 from typing import Any
 
+from kubernetes.client import ApiClient
+
 from ..engine.errors import truncate
 from ..engine.k8s import build_inventory
-from ..engine.sources.cluster import ClusterFailed, KindFailed, Lister, open_client
+from ..engine.sources.cluster import (
+    ClusterFailed,
+    KindFailed,
+    Lister,
+    in_scope,
+    open_client,
+    scopes,
+)
 from ..engine.sources.cluster_watch import Broken, Expired, WatchStream
-from ..engine.sources.kube_kinds import KindInfo, kind_info
+from ..engine.sources.kube_kinds import KindInfo
 from .inventory import RETRY_SECONDS, InventorySync
 
 log = logging.getLogger("pathwarden.webhook")
@@ -118,9 +127,6 @@ class ScopeWatch:
 
     def _list(self) -> str:
         found, version = self.lister.versioned(self.info, self.namespace)
-        namespaces = self.owner.settings.namespaces
-        if self.info.kind == "Namespace" and namespaces:
-            found = [o for o in found if o["metadata"].get("name") in namespaces]
         objects = {_key(o): o for o in found}
         with self.owner.lock:
             changed = objects != self.objects or not self.listed or self.error is not None
@@ -141,11 +147,8 @@ class ScopeWatch:
                 return
             for event in stream:
                 self.version = event.version or self.version
-                if event.object is None:
-                    continue
-                if (self.info.kind == "Namespace" and self.owner.settings.namespaces
-                        and event.object["metadata"].get("name")
-                        not in self.owner.settings.namespaces):
+                if event.object is None or not in_scope(self.lister.spec, self.info,
+                                                         event.object):
                     continue
                 with self.owner.lock:
                     if event.type == "DELETED":
@@ -176,7 +179,7 @@ class InventoryWatch(InventorySync):
         self.stopping = self._stop
         self._changed = threading.Event()
         self._scopes: list[ScopeWatch] = []
-        self._api: Any = None
+        self._api: ApiClient | None = None
 
     def changed(self) -> None:
         self._changed.set()
@@ -186,10 +189,14 @@ class InventoryWatch(InventorySync):
             scope.relist()
 
     def stop(self) -> None:
+        """Ends every watch; the client's connections are closed, since a configuration
+        reload replaces a stopped sync with a new one in the same process."""
         super().stop()
         self._changed.set()
         for scope in self._scopes:
             scope.interrupt()
+        if self._api is not None:
+            self._api.close()
 
     def _run(self) -> None:
         while not self._stop.is_set() and not self._scopes:
@@ -207,14 +214,12 @@ class InventoryWatch(InventorySync):
                 self._apply_current()
 
     def _open(self) -> None:
-        namespaces = self.settings.namespaces
-        scopes = [(info, namespace) for info in map(kind_info, self.settings.kinds)
-                  for namespace in (namespaces if info.namespaced and namespaces else (None,))]
+        watched = scopes(self.spec)
         # One connection per open watch, and a few for the lists beside them.
-        self._api, label = open_client(self.spec, connections=len(scopes) + 4)
+        self._api, label = open_client(self.spec, connections=len(watched) + 4)
         lister = Lister(self._api, self.spec, f"cluster:{label}")
         self._scopes = [ScopeWatch(self, lister, info, namespace)
-                        for info, namespace in scopes]
+                        for info, namespace in watched]
         for scope in self._scopes:
             scope.start()
 

@@ -22,6 +22,7 @@ anything else sees the objects.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,26 +165,17 @@ class Lister:
         objects: list[dict[str, Any]] = []
         problems: list[Problem] = []
         forbidden: list[str] = []
-        lists = 0
-        namespaces = self.spec.namespaces
-        for info in (kind_info(kind) for kind in self.spec.kinds):
-            scopes: tuple[str | None, ...] = (
-                namespaces if info.namespaced and namespaces else (None,))
-            for namespace in scopes:
-                lists += 1
-                try:
-                    found = self.scope(info, namespace)
-                except KindFailed as exc:
-                    where = f" in namespace {namespace}" if namespace else ""
-                    problems.append(Problem("list", f"{info}{where}: {exc}",
-                                            Location(self.source)))
-                    if exc.code == 403:
-                        forbidden.append(str(exc))
-                    continue
-                if info.kind == "Namespace" and namespaces:
-                    found = [o for o in found if o["metadata"].get("name") in namespaces]
-                objects += found
-        if lists and len(forbidden) == lists:
+        lists = scopes(self.spec)
+        for info, namespace in lists:
+            try:
+                objects += self.scope(info, namespace)
+            except KindFailed as exc:
+                where = f" in namespace {namespace}" if namespace else ""
+                problems.append(Problem("list", f"{info}{where}: {exc}",
+                                        Location(self.source)))
+                if exc.code == 403:
+                    forbidden.append(str(exc))
+        if lists and len(forbidden) == len(lists):
             raise ClusterFailed(f"forbidden to list any kind: {forbidden[0]}")
         return objects, problems
 
@@ -220,7 +212,7 @@ class Lister:
                       if isinstance(item, dict)]
             token = meta.get("continue")
             if not token:
-                return items, version
+                return [o for o in items if in_scope(self.spec, info, o)], version
 
     def get(self, info: KindInfo, path: str, query: list[tuple[str, Any]]) -> dict[str, Any]:
         accept = METADATA_ONLY if info.kind == "Secret" else "application/json"
@@ -233,14 +225,36 @@ class Lister:
         except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
             raise ClusterFailed(transport_reason(exc, self.spec.timeout_seconds)) from None
         status = int(response.status)
-        if status == 401:
-            raise ClusterFailed(f"unauthorized (401): the credentials were refused: "
-                                 f"{status_message(raw)}")
         if status == 410 and any(key == "continue" for key, _ in query):
             raise _Expired
-        if not 200 <= status < 300:
-            raise KindFailed(status, f"{describe(status)} ({status}): {status_message(raw)}")
+        check_status(status, lambda: raw)
         return _parse(raw, info)
+
+
+def scopes(spec: ClusterSpec) -> list[tuple[KindInfo, str | None]]:
+    """One (kind, namespace) per request: a namespaced kind once per configured namespace,
+    anything else once for the whole cluster."""
+    namespaces = spec.namespaces
+    return [(info, namespace) for info in map(kind_info, spec.kinds)
+            for namespace in (namespaces if info.namespaced and namespaces else (None,))]
+
+
+def in_scope(spec: ClusterSpec, info: KindInfo, obj: dict[str, Any]) -> bool:
+    """With `namespaces`, only those Namespace objects are kept (listing Namespaces is
+    cluster-wide)."""
+    return not (info.kind == "Namespace" and spec.namespaces
+                and obj["metadata"].get("name") not in spec.namespaces)
+
+
+def check_status(status: int, body: Callable[[], bytes], what: str = "") -> None:
+    """Raises for an answer that is not a success: 401 fails the whole cluster, anything
+    else the kind. `body` is read only then; `what` prefixes the reason (`watch `)."""
+    if status == 401:
+        raise ClusterFailed(f"unauthorized (401): the credentials were refused: "
+                            f"{status_message(body())}")
+    if not 200 <= status < 300:
+        raise KindFailed(status, f"{what}{describe(status)} ({status}): "
+                         f"{status_message(body())}")
 
 
 def _parse(raw: bytes, info: KindInfo) -> dict[str, Any]:

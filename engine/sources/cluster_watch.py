@@ -31,10 +31,9 @@ from kubernetes.watch.watch import iter_resp_lines
 from .cluster import (
     ClusterFailed,
     KindFailed,
+    check_status,
     clean,
-    describe,
     secret_metadata,
-    status_message,
     transport_reason,
 )
 from .kube_kinds import KindInfo
@@ -84,14 +83,9 @@ class WatchStream:
         except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
             raise ClusterFailed(transport_reason(exc, connect_timeout)) from None
         status = int(response.status)
-        if status == 401:
-            raise ClusterFailed(f"unauthorized (401): the credentials were refused: "
-                                f"{status_message(response.read())}")
         if status == 410:
             raise Expired
-        if not 200 <= status < 300:
-            raise KindFailed(status, f"watch {describe(status)} ({status}): "
-                             f"{status_message(response.read())}")
+        check_status(status, response.read, "watch ")
         self._response = response.response  # urllib3's, unread: the body is a stream
         self._closed = False
 
