@@ -3,8 +3,6 @@ loaded policies and scorecards. Built once by `pathwarden serve` / `report` / `d
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..engine.errors import Problem
 from ..engine.governance import Governance, load_governance
 from ..engine.model import Policy
+from ..engine.periodic import Periodic
 from ..engine.policyset import PolicySet
 from ..engine.settings import Settings
 from ..engine.store import Store
@@ -58,30 +57,12 @@ REFRESH_SECONDS = 30.0
 approved on another replica (or by `pathwarden` on the command line) shows everywhere
 within this time."""
 
-log = logging.getLogger("pathwarden.scorecards")
 
-
-class GovernanceRefresher:
+class GovernanceRefresher(Periodic):
     """Calls `refresh` every `seconds` on a daemon thread until `stop()`. A refresh that
     fails is logged and the last good view keeps serving."""
 
     def __init__(self, refresh: Callable[[], object],
                  seconds: float = REFRESH_SECONDS) -> None:
-        self._refresh, self._seconds = refresh, seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="governance-refresh",
-                                        daemon=True)
-
-    def start(self) -> GovernanceRefresher:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._seconds):
-            try:
-                self._refresh()
-            except Exception:  # the store may be briefly unreachable: try again later
-                log.exception("re-reading waivers and campaigns failed; keeping the last")
+        super().__init__(refresh, seconds, name="governance-refresh",
+                         failure="re-reading waivers and campaigns failed; keeping the last")

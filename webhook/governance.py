@@ -21,6 +21,7 @@ from ..engine.governance import Governance
 from ..engine.governance.configured import api_waivers, governance_dirs
 from ..engine.governance.loading import read_governance_files
 from ..engine.model import Target
+from ..engine.periodic import Periodic
 from ..engine.settings import Settings
 
 log = logging.getLogger("pathwarden.webhook")
@@ -116,12 +117,13 @@ class GovernanceHolder:
     def __init__(self, loader: Callable[..., AdmissionGovernance],
                  refresh_seconds: float = 30.0) -> None:
         self._loader = loader
-        self._refresh = refresh_seconds
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self.current = loader()
         self.last_error: str | None = None
-        self._thread: threading.Thread | None = None
+        # reload() logs its own failures; the message is for a bug escaping it.
+        self._refresher = Periodic(lambda: self.reload(files=False), refresh_seconds,
+                                   name="governance-refresh",
+                                   failure="governance refresh failed")
 
     def reload(self, *, files: bool = True) -> bool:
         """`files=False`: only the API waivers changed (the periodic refresh)."""
@@ -145,17 +147,10 @@ class GovernanceHolder:
 
     def start(self) -> None:
         """Re-read API waivers periodically (files also reload on change, see server)."""
-        if self._thread is None and self._refresh > 0:
-            self._thread = threading.Thread(target=self._run, name="governance-refresh",
-                                            daemon=True)
-            self._thread.start()
+        self._refresher.start()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._refresh):
-            self.reload(files=False)
+        self._refresher.stop()
 
 
 def utc_now() -> datetime:
